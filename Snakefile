@@ -1,0 +1,17 @@
+# realitygap workflow: render -> split -> train{mix,model} -> predict/explain -> score -> augment ->
+# retrain -> summarize. Rules live in workflow/rules/; each calls one `realitygap <stage>` command.
+configfile: "params.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/explain.smk"
+include: "workflow/rules/augment.smk"
+include: "workflow/rules/summarize.smk"
+
+
+rule all:
+    input:
+        REPORT,

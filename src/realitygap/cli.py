@@ -1,0 +1,177 @@
+"""The `realitygap` command: one subcommand per workflow stage. Snakemake rules call these, so every
+stage also runs, and is tested, without Snakemake. Structured parameters are passed as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from realitygap.io import InputError, write_json
+
+
+def _json(text: str):
+    try:
+        return json.loads(Path(text[1:]).read_text() if text.startswith("@") else text)
+    except (json.JSONDecodeError, OSError) as err:
+        raise argparse.ArgumentTypeError(f"not JSON (or @file of JSON): {err}") from err
+
+
+def _render(a) -> None:
+    from realitygap.render.stage import run_render
+    run_render(a.domain, a.params, a.seed, a.out, a.jobs)
+
+
+def _split(a) -> None:
+    from realitygap.split import run_split
+    run_split(a.dataset, a.params["fractions"], a.seed, a.out)
+
+
+def _train(a) -> None:
+    from realitygap.train import run_train
+    run_train(a.sources, a.val_sources, a.model, a.params, a.size, a.seed, a.out, a.mix, a.name, a.device)
+
+
+def _predict(a) -> None:
+    from realitygap.predict import run_predict
+    run_predict(a.weights, a.model, a.size, a.dataset, a.split, a.out, a.device)
+
+
+def _explain(a) -> None:
+    from realitygap.explain.stage import run_explain
+    run_explain(a.weights, a.model, a.size, a.method, a.params, a.datasets, a.out, a.device)
+
+
+def _score(a) -> None:
+    from realitygap.score import stage
+    if a.what == "segmentation":
+        stage.run_score_segmentation(a.inputs[0], a.out)
+    elif a.what == "matrix":
+        stage.run_score_matrix(a.inputs, a.out, a.csv)
+    else:
+        stage.run_score_explanations(a.inputs[0], a.weights, a.model, a.size, a.datasets, a.out, a.device)
+
+
+def _augment(a) -> None:
+    from realitygap.augment.stage import run_augment
+    run_augment(a.policy, a.params, a.sources, a.seed, a.out)
+
+
+def _summarize(a) -> None:
+    from realitygap.summarize.stage import run_summarize
+    run_summarize(a.matrix, a.explanations, a.xai_scores, a.timings, a.params, a.all_params, a.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subcommand per stage."""
+    parser = argparse.ArgumentParser(prog="realitygap", description=__doc__)
+    parser.add_argument("--timings", default="logs/timings", help="folder for per-job timing records")
+    sub = parser.add_subparsers(dest="stage", required=True)
+
+    def stage(name: str, fn: Callable, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(fn=fn)
+        return p
+
+    p = stage("render", _render, "Render one domain of the embedded benchmark (images, masks, depth, metadata).")
+    p.add_argument("--domain", required=True)
+    p.add_argument("--params", type=_json, required=True, help="JSON: size, count, scene, factors")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--out", required=True, help="output dataset folder")
+
+    p = stage("split", _split, "Split a dataset into train/val/test by scene.")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--params", type=_json, required=True, help="JSON: {fractions: {train, val, test}}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="split manifest (.json)")
+
+    p = stage("train", _train, "Train one mmseg model on one training mix (resumes after interruption).")
+    p.add_argument("--sources", type=_json, required=True, help="JSON list of {dataset, split, fraction}")
+    p.add_argument("--val-sources", type=_json, default=[], help="JSON list of {dataset, split}")
+    p.add_argument("--model", type=_json, required=True, help="JSON model entry of params")
+    p.add_argument("--params", type=_json, required=True, help="JSON train section of params")
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mix", default="mix")
+    p.add_argument("--name", default="model")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True, help="model folder")
+
+    p = stage("predict", _predict, "Predict the test split of a dataset with a trained model.")
+    _model_args(p)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--split", required=True)
+    p.add_argument("--out", required=True, help="predictions (.npz)")
+
+    p = stage("explain", _explain, "Attribution maps of a trained model on a fixed sample of test images.")
+    _model_args(p)
+    p.add_argument("--method", required=True)
+    p.add_argument("--params", type=_json, required=True, help="JSON explain section of params")
+    p.add_argument("--datasets", type=_json, required=True, help="JSON {domain: [dataset, split]}")
+    p.add_argument("--out", required=True, help="output folder")
+
+    p = stage("score", _score, "Score predictions, gather the gap matrix, or score explanations.")
+    p.add_argument("what", choices=["segmentation", "matrix", "explanations"])
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--csv", help="matrix: CSV output")
+    p.add_argument("--weights")
+    p.add_argument("--model", type=_json)
+    p.add_argument("--size", type=int)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--datasets", type=_json, help="explanations: JSON {domain: dataset}")
+    p.add_argument("--out", required=True)
+
+    p = stage("augment", _augment, "Apply an augmentation policy to the training samples of a mix.")
+    p.add_argument("--policy", required=True)
+    p.add_argument("--params", type=_json, required=True, help="JSON policy entry of params")
+    p.add_argument("--sources", type=_json, required=True, help="JSON list of {dataset, split, fraction}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output dataset folder")
+
+    p = stage("summarize", _summarize, "Write metrics.json, summary.md, report.html and figures.")
+    p.add_argument("--matrix", required=True)
+    p.add_argument("--explanations", required=True, help="root folder of explain outputs")
+    p.add_argument("--xai-scores", required=True, help="root folder of explanation scores")
+    p.add_argument("--params", type=_json, required=True,
+                   help="JSON: primary_model, methods, policies, attribution_images")
+    p.add_argument("--all-params", type=_json, default={}, help="JSON of the whole params, for the report")
+    p.add_argument("--out", required=True, help="report folder")
+    return parser
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", required=True, help="model.pth written by train")
+    p.add_argument("--model", type=_json, required=True, help="JSON model entry of params")
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--device", default="auto")
+
+
+def _record_timing(args: argparse.Namespace, seconds: float) -> None:
+    key = re.sub(r"[^A-Za-z0-9_.+-]+", "_", f"{args.stage}-{args.out}")
+    write_json(Path(args.timings) / f"{key}.json", {"stage": args.stage, "out": str(args.out),
+                                                    "seconds": round(seconds, 3)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `realitygap` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    started = time.time()
+    try:
+        args.fn(args)
+    except (InputError, FileNotFoundError, ValueError) as err:
+        print(f"realitygap {args.stage}: error: {err}", file=sys.stderr)
+        return 2
+    if args.stage != "summarize":
+        _record_timing(args, time.time() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

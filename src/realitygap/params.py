@@ -1,0 +1,86 @@
+"""Load params.yaml, merge the chosen scale profile and validate against the schema."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from realitygap.io import InputError
+
+SCHEMA = Path("workflow/schemas/params.schema.yaml")
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Return `base` with `override` merged in recursively (mappings merge, other values replace)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def validate(config: dict, schema_path: str | os.PathLike = SCHEMA) -> None:
+    """Raise InputError naming the offending parameter if `config` breaks the schema."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}" for e in errors]
+        raise InputError("params.yaml does not match workflow/schemas/params.schema.yaml:\n" + "\n".join(lines))
+
+
+def resolve(config: dict, schema_path: str | os.PathLike = SCHEMA) -> dict:
+    """Validate `config`, merge `profiles[config['profile']]` over it and validate the result."""
+    validate(config, schema_path)
+    name = config["profile"]
+    profiles = config.get("profiles", {})
+    if name not in profiles:
+        raise InputError(f"params.yaml: profile {name!r} is not defined under `profiles` "
+                         f"(defined: {sorted(profiles)})")
+    merged = deep_merge({k: v for k, v in config.items() if k != "profiles"}, profiles[name])
+    validate(merged, schema_path)
+    check_references(merged)
+    return merged
+
+
+def check_references(cfg: dict) -> None:
+    """Cross-field checks the schema cannot express; each error names the parameter."""
+    domains = set(cfg["render"]["domains"])
+    problems = []
+    for domain in set(cfg["render"]["count"]) ^ domains:
+        problems.append(f"render/count/{domain}: every domain in render/domains needs a count, and only those")
+    for mix, sources in cfg["train"]["mixes"].items():
+        problems += [f"train/mixes/{mix}/{d}: unknown domain" for d in sources if d not in domains]
+    for key in ("predict/test_domains", "explain/domains"):
+        section, name = key.split("/")
+        problems += [f"{key}: unknown domain {d!r}" for d in cfg[section][name] if d not in domains]
+    if cfg["train"]["primary_model"] not in cfg["train"]["models"]:
+        problems.append(f"train/primary_model: {cfg['train']['primary_model']!r} is not in train/models")
+    if cfg["augment"]["source_mix"] not in cfg["train"]["mixes"]:
+        problems.append(f"augment/source_mix: {cfg['augment']['source_mix']!r} is not in train/mixes")
+    for d in ("sim", "real"):
+        if d not in cfg["predict"]["test_domains"]:
+            problems.append(f"predict/test_domains: must include {d!r} to measure the gap")
+    if abs(sum(cfg["split"]["fractions"].values()) - 1) > 1e-6:
+        problems.append("split/fractions: train + val + test must sum to 1")
+    if problems:
+        raise InputError("params.yaml:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def load(path: str | os.PathLike = "params.yaml", profile: str | None = None, **overrides: Any) -> dict:
+    """Read, optionally switch profile, and resolve a params file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: params file not found")
+    config = yaml.safe_load(path.read_text())
+    if profile:
+        config["profile"] = profile
+    config.update(overrides)
+    return resolve(config, path.parent / SCHEMA)

@@ -1,0 +1,87 @@
+"""Scene descriptions: where towels lie, how they are crumpled and where their seams run.
+
+A scene is geometry only; how it looks is decided by a domain (see `domain.py`), so the same
+sampler serves every domain and the gap between domains is exactly the difference of their factors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, asdict
+
+import numpy as np
+
+
+@dataclass
+class Towel:
+    """One rectangular towel, crumpled by a smooth warp, with a hem seam and maybe an inner seam."""
+
+    center: tuple[float, float]          # (x, y) in pixels
+    half_size: tuple[float, float]       # (a, b) half width and height in pixels
+    angle: float                         # radians
+    color: tuple[float, float, float]    # RGB in [0, 1]
+    hem_inset: float                     # distance of the seam from the towel edge, pixels
+    seam_width: float                    # pixels
+    inner_seam: float | None             # u coordinate of an inner seam, or None
+    warp_amp: float                      # crumpling amplitude, pixels
+    warp_freq: tuple[float, float]       # spatial frequencies of the warp, cycles per pixel
+    warp_phase: tuple[float, float]
+    fold_dir: float                      # direction of the fold shading, radians
+    fold_freq: float                     # cycles per pixel
+    fold_phase: float
+    seam_sign: float                     # +1 seam drawn brighter in sim, -1 darker
+
+
+@dataclass
+class Scene:
+    """Towels on a table, seen from a top camera; later towels lie on top of earlier ones."""
+
+    size: int
+    table_color: tuple[float, float, float]
+    towels: list[Towel] = field(default_factory=list)
+    light_dir: float = 0.0
+    focus_depth: float = 0.97
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form of the scene, saved beside each image."""
+        return asdict(self)
+
+
+def _random_color(rng: np.random.Generator, saturation: tuple[float, float],
+                  value: tuple[float, float]) -> tuple[float, float, float]:
+    import colorsys
+
+    h = rng.uniform(0.0, 1.0)
+    s = rng.uniform(*saturation)
+    v = rng.uniform(*value)
+    return tuple(float(c) for c in colorsys.hsv_to_rgb(h, s, v))
+
+
+def sample_scene(rng: np.random.Generator, size: int, cfg: dict) -> Scene:
+    """Sample one scene of `size` x `size` pixels from the scene parameters `cfg`."""
+    n = int(rng.integers(cfg["towels_min"], cfg["towels_max"] + 1))
+    scene = Scene(size=size,
+                  table_color=_random_color(rng, (0.05, 0.35), (0.25, 0.6)),
+                  light_dir=float(rng.uniform(0, 2 * np.pi)),
+                  focus_depth=float(rng.uniform(0.95, 0.99)))
+    lo, hi = cfg["towel_size"]
+    for _ in range(n):
+        a, b = (float(rng.uniform(lo, hi) * size / 2) for _ in range(2))
+        margin = 0.15 * size
+        width = float(rng.uniform(*cfg["seam_width"]) * size / 128)
+        scene.towels.append(Towel(
+            center=(float(rng.uniform(margin, size - margin)), float(rng.uniform(margin, size - margin))),
+            half_size=(a, b),
+            angle=float(rng.uniform(0, np.pi)),
+            color=_random_color(rng, (0.2, 0.8), (0.55, 0.95)),
+            hem_inset=float(rng.uniform(*cfg["hem_inset"]) * size / 128),
+            seam_width=max(width, 1.0),
+            inner_seam=float(rng.uniform(-0.5, 0.5) * a) if rng.random() < cfg["inner_seam_prob"] else None,
+            warp_amp=float(rng.uniform(0, cfg["crumple"]) * size / 128),
+            warp_freq=(float(rng.uniform(0.5, 2.0) / size), float(rng.uniform(0.5, 2.0) / size)),
+            warp_phase=(float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi))),
+            fold_dir=float(rng.uniform(0, np.pi)),
+            fold_freq=float(rng.uniform(1.0, 3.0) / size),
+            fold_phase=float(rng.uniform(0, 2 * np.pi)),
+            seam_sign=float(rng.choice([-1.0, 1.0])),
+        ))
+    return scene

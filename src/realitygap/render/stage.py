@@ -1,0 +1,66 @@
+"""`realitygap render`: write a domain's images, masks, depth maps and scene metadata."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from realitygap import CLASSES
+from realitygap.io import atomic_dir, save_npz, write_json, write_png
+from realitygap.render.domain import DomainFactors, render_image
+from realitygap.render.raster import rasterize
+from realitygap.render.scene import sample_scene
+from realitygap.seeding import derive_seed
+
+
+def render_sample(index: int, domain: str, cfg: dict, seed: int) -> dict:
+    """Render sample `index` of `domain`: image, mask, depth and its metadata, in memory."""
+    scene_rng = np.random.default_rng(derive_seed(seed, "scene", domain, index))
+    scene = sample_scene(scene_rng, cfg["size"], cfg["scene"])
+    raster = rasterize(scene)
+    factors = DomainFactors.from_dict(cfg["factors"])
+    image = render_image(scene, raster, factors, np.random.default_rng(derive_seed(seed, "noise", domain, index)))
+    meta = {"domain": domain, "index": index, "scene": scene.to_dict(), "factors": factors.__dict__}
+    return {"image": image, "mask": raster.mask, "depth": raster.depth, "meta": meta}
+
+
+def _render_chunk(args: tuple) -> list[dict]:
+    indices, domain, cfg, seed = args
+    return [render_sample(i, domain, cfg, seed) for i in indices]
+
+
+def _write_sample(root: Path, sid: str, sample: dict) -> dict:
+    write_png(root / "images" / f"{sid}.png", sample["image"])
+    write_png(root / "masks" / f"{sid}.png", sample["mask"])
+    save_npz(root / "depth" / f"{sid}.npz", depth=sample["depth"].astype(np.float16))
+    write_json(root / "meta" / f"{sid}.json", sample["meta"])
+    return {"id": sid, "scene": f"{sample['meta']['domain']}-scene{sample['meta']['index']:05d}",
+            "image": f"images/{sid}.png", "mask": f"masks/{sid}.png", "depth": f"depth/{sid}.npz"}
+
+
+def run_render(domain: str, cfg: dict, seed: int, out: str | os.PathLike, jobs: int = 1) -> Path:
+    """Render `cfg["count"]` samples of `domain` into `out`, written atomically as a whole.
+
+    `cfg` holds `size`, `count`, `scene` (geometry parameters) and `factors` (the domain's look).
+    """
+    DomainFactors.from_dict(cfg["factors"])  # fail before any work on an unknown factor
+    count = int(cfg["count"])
+    chunks = [list(range(i, min(i + 64, count))) for i in range(0, count, 64)]
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        samples = []
+        tasks = [(c, domain, cfg, seed) for c in chunks]
+        with ProcessPoolExecutor(jobs) if jobs > 1 else contextlib.nullcontext() as pool:
+            mapper = pool.map if pool else map
+            with tqdm(total=count, desc=f"render {domain}", unit="img", mininterval=2) as progress:
+                for chunk in mapper(_render_chunk, tasks):
+                    samples += [_write_sample(tmp, f"{domain}_{s['meta']['index']:05d}", s) for s in chunk]
+                    progress.update(len(chunk))
+        write_json(tmp / "manifest.json", {"domain": domain, "size": cfg["size"], "classes": list(CLASSES),
+                                           "samples": samples})
+    return out

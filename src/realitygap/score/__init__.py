@@ -1,0 +1,1 @@
+"""Scores of segmentations and of explanations."""

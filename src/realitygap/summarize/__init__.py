@@ -1,0 +1,1 @@
+"""The report: metrics JSON for DVC, summary.md, report.html and figures."""

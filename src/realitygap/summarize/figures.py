@@ -1,0 +1,72 @@
+"""Report figures, drawn with matplotlib (Agg) and saved as PNG atomically."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from realitygap.io import atomic_path  # noqa: E402
+
+
+def _save(fig, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def gap_heatmap(matrix: dict, metric: str, path: str | os.PathLike) -> None:
+    """Annotated heat map of `metric` for train mixes (rows) x test domains (columns)."""
+    mixes = list(matrix)
+    domains = sorted({d for row in matrix.values() for d in row})
+    values = np.array([[matrix[m].get(d, {}).get(metric, np.nan) for d in domains] for m in mixes], float)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(domains), 1.0 + 0.55 * len(mixes)))
+    im = ax.imshow(values, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    for i in range(len(mixes)):
+        for j in range(len(domains)):
+            v = values[i, j]
+            ax.text(j, i, "-" if np.isnan(v) else f"{v:.1f}", ha="center", va="center",
+                    color="white" if v < 60 else "black", fontsize=10)
+    ax.set_xticks(range(len(domains)), [f"test: {d}" for d in domains])
+    ax.set_yticks(range(len(mixes)), [f"train: {m}" for m in mixes])
+    ax.set_title(f"{metric} (%) by training mix and test domain")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    _save(fig, path)
+
+
+def attribution_grid(rows: list[str], columns: list[str], tiles: list[list[np.ndarray]],
+                     path: str | os.PathLike, title: str) -> None:
+    """A grid of RGB tiles: rows = models, columns = (image, method) pairs."""
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(1.6 * len(columns), 1.7 * len(rows)),
+                             squeeze=False)
+    for i, row in enumerate(rows):
+        for j, col in enumerate(columns):
+            ax = axes[i][j]
+            ax.imshow(tiles[i][j])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(col, fontsize=8)
+            if j == 0:
+                ax.set_ylabel(row, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
+def closure_bars(closures: dict[str, float], path: str | os.PathLike) -> None:
+    """Bars of gap closure (fraction of the sim -> real gap) per augmentation policy."""
+    names = list(closures)
+    values = [closures[n] for n in names]
+    fig, ax = plt.subplots(figsize=(1.5 + 1.0 * len(names), 3.0))
+    ax.bar(names, values, color=["tab:green" if v > 0 else "tab:red" for v in values])
+    ax.axhline(0, color="black", lw=0.8)
+    ax.axhline(1, color="gray", lw=0.8, ls="--")
+    ax.set_ylabel("gap closed (1 = real-trained)")
+    ax.set_title("Gap closure by augmentation policy")
+    for i, v in enumerate(values):
+        ax.text(i, v, f"{v:.2f}", ha="center", va="bottom" if v >= 0 else "top", fontsize=9)
+    _save(fig, path)

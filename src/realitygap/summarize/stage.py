@@ -1,0 +1,187 @@
+"""`realitygap summarize`: metrics.json (the DVC metrics contract of DESIGN.md section 7),
+summary.md, a self-contained report.html and the figures."""
+
+from __future__ import annotations
+
+import base64
+import glob
+import html
+import json
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from realitygap import CLASSES, __version__
+from realitygap.io import read_image, read_json, write_json, write_text
+from realitygap.summarize import figures
+
+
+def gap_closed(score_aug: float, score_sim: float, score_real: float) -> float | None:
+    """(score(sim+aug on real) - score(sim on real)) / (score(real on real) - score(sim on real))."""
+    gap = score_real - score_sim
+    return None if abs(gap) < 1e-9 else (score_aug - score_sim) / gap
+
+
+def collect_timings(root: str | os.PathLike) -> dict:
+    """Seconds per stage summed over the timing records the CLI leaves under `root`."""
+    totals: dict[str, float] = {}
+    for path in sorted(glob.glob(os.path.join(root, "*.json"))):
+        record = json.loads(Path(path).read_text())
+        totals[record["stage"]] = round(totals.get(record["stage"], 0.0) + record["seconds"], 2)
+    totals["total"] = round(sum(totals.values()), 2)
+    return totals
+
+
+def build_metrics(matrix: dict, cfg: dict, xai: dict, timings: dict) -> dict:
+    """The metrics.json document from the score matrix, XAI scores and timings."""
+    primary = cfg["primary_model"]
+    semantic = {mix: {d: {k: s[k] for k in ("mIoU", "aAcc", "mDice", "IoU")} for d, s in row.items()}
+                for mix, row in matrix[primary].items()}
+    sim_real, real_real = semantic["sim"]["real"]["mIoU"], semantic["real"]["real"]["mIoU"]
+    policies = {}
+    for policy in cfg["policies"]:
+        on_real = semantic[f"aug_{policy}"]["real"]["mIoU"]
+        policies[policy] = {"mIoU_on_real": on_real, "seeds": 1,
+                            "gap_closed": _round(gap_closed(on_real, sim_real, real_real))}
+    return {
+        "semantic": {"matrix": semantic,
+                     "gap": {"metric": "mIoU", "sim_on_real": sim_real, "real_on_real": real_real,
+                             "points": round(real_real - sim_real, 2)},
+                     "models": {m: {mix: {d: s["mIoU"] for d, s in row.items()} for mix, row in mixes.items()}
+                                for m, mixes in matrix.items()}},
+        "policies": policies,
+        "explanations": xai,
+        "timings_s": timings,
+    }
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
+
+
+def _attribution_tiles(explanations: Path, mixes: list[str], primary: str, methods: list[str], n: int,
+                       domain: str) -> tuple[list[str], list[list[np.ndarray]]]:
+    """Seam-target overlays of the first `n` images of `domain`: rows = mixes, columns = image x method."""
+
+    columns, tiles = [], []
+    for r, mix in enumerate(mixes):
+        row = []
+        for method in methods:
+            folder = explanations / mix / primary / method
+            meta = read_json(folder / "meta.json")
+            t = meta["classes"].index("seam") if "seam" in meta["classes"] else 0
+            picks = [i for i, d in enumerate(meta["domains"]) if d == domain][:n]
+            for k, i in enumerate(picks):
+                image = read_image(folder / "overlays" / f"{meta['ids'][i]}_{meta['classes'][t]}.png")
+                row.append((k, method, image))
+        row.sort(key=lambda item: (item[0], methods.index(item[1])))
+        if r == 0:
+            columns = [f"img {k + 1}: {m}" for k, m, _ in row]
+        tiles.append([img for _, _, img in row])
+    return columns, tiles
+
+
+def _png_tag(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _table(header: list[str], rows: list[list]) -> tuple[str, str]:
+    """The same table as Markdown and as HTML."""
+    fmt = lambda v: "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))  # noqa: E731
+    md = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+    md += "".join("| " + " | ".join(fmt(v) for v in row) + " |\n" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in row) + "</tr>" for row in rows)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    return md, f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_dir: str, cfg: dict,
+                  params: dict, out: str | os.PathLike) -> dict:
+    """Write metrics.json, summary.md, report.html and figures under `out`."""
+    out = Path(out)
+    matrix = read_json(matrix_file)
+    primary = cfg["primary_model"]
+    mixes = list(matrix[primary])
+    xai = {mix: {m: read_json(Path(xai_scores) / mix / primary / f"{m}.json") for m in cfg["methods"]}
+           for mix in mixes}
+    metrics = build_metrics(matrix, cfg, {mix: {m: {"faithfulness": v["faithfulness"],
+                                                    "localisation": v["localisation"]}
+                                                for m, v in row.items()} for mix, row in xai.items()},
+                            collect_timings(timings_dir))
+    figures.gap_heatmap(metrics["semantic"]["matrix"], "mIoU", out / "gap_matrix.png")
+    columns, tiles = _attribution_tiles(Path(explanations), mixes, primary, cfg["methods"],
+                                        cfg["attribution_images"], "real")
+    figures.attribution_grid(mixes, columns, tiles, out / "attribution_grid.png",
+                             f"Seam attributions of {primary} on real test images (white: true seam)")
+    closures = {p: v["gap_closed"] for p, v in metrics["policies"].items() if v["gap_closed"] is not None}
+    figures.closure_bars(closures, out / "gap_closure.png")
+    write_json(out / "metrics.json", metrics)
+    _write_documents(metrics, params, out)
+    return metrics
+
+
+def _write_documents(metrics: dict, params: dict, out: Path) -> None:
+    sem = metrics["semantic"]
+    domains = sorted({d for row in sem["matrix"].values() for d in row})
+    tables = {
+        "matrix": _table(["train mix", *[f"{d} mIoU" for d in domains], *[f"real IoU {c}" for c in CLASSES]],
+                         [[mix, *[row[d]["mIoU"] for d in domains], *[row["real"]["IoU"][c] for c in CLASSES]]
+                          for mix, row in sem["matrix"].items()]),
+        "policies": _table(["policy", "mIoU on real", "gap closed"],
+                           [[p, v["mIoU_on_real"], v["gap_closed"]] for p, v in metrics["policies"].items()]),
+        "xai": _table(["train mix", "method", "seam Avg Drop %", "seam Incr. Conf. %", "seam share %",
+                       "seam area %"],
+                      [[mix, m, v["faithfulness"].get("seam", {}).get("average_drop"),
+                        v["faithfulness"].get("seam", {}).get("increase_in_confidence"),
+                        v["localisation"].get("seam", {}).get("seam_share"),
+                        v["localisation"].get("seam", {}).get("seam_area")]
+                       for mix, row in metrics["explanations"].items() for m, v in row.items()]),
+        "timings": _table(["stage", "seconds"], [[k, v] for k, v in metrics["timings_s"].items()]),
+    }
+    gap = sem["gap"]
+    headline = (f"The sim-trained model reaches {gap['sim_on_real']:.1f} mIoU on real test images, the "
+                f"real-trained one {gap['real_on_real']:.1f}: a reality gap of {gap['points']:.1f} points.")
+    versions = _versions()
+    sections = [
+        ("1. How big is the gap?", headline, "matrix", "gap_matrix.png"),
+        ("2. What does each model look at?", "Seam-class attributions (Seg-Grad-CAM target: seam logits "
+         "summed over the target region) and their faithfulness scores.", "xai", "attribution_grid.png"),
+        ("3. Which augmentation closes how much of the gap?", "gap closed = (aug - sim) / (real - sim) on "
+         "real test mIoU.", "policies", "gap_closure.png"),
+        ("4. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
+    ]
+    md = ["# realitygap report", "", headline, ""]
+    body = [f"<h1>realitygap report</h1><p>{html.escape(headline)}</p>"]
+    for title, text, table, figure in sections:
+        md += [f"## {title}", "", text, "", tables[table][0]]
+        body += [f"<h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>", tables[table][1]]
+        if figure:
+            md += [f"![{figure}]({figure})", ""]
+            body.append(_png_tag(out / figure, figure))
+    params_text = json.dumps(params, indent=2)
+    md += ["## Parameters and software", "", "```json", params_text, "```", "",
+           "| package | version |", "|---|---|", *[f"| {k} | {v} |" for k, v in versions.items()], ""]
+    body += ["<h2>Parameters and software</h2>", f"<pre>{html.escape(params_text)}</pre>",
+             _table(["package", "version"], [[k, v] for k, v in versions.items()])[1]]
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px}"
+             "img{max-width:100%;display:block;margin:1em 0}pre{background:#f4f4f4;padding:1em;overflow:auto}")
+    page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>realitygap report</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+    write_text(out / "summary.md", "\n".join(md))
+    write_text(out / "report.html", page)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "realitygap": __version__}
+    for name in ("torch", "mmengine", "mmcv", "mmsegmentation", "albumentations", "snakemake", "numpy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out

@@ -1,0 +1,106 @@
+"""`realitygap train`: train one model on one training mix with mmengine's Runner.
+
+Checkpoints go to `<out>/work_dir` every `checkpoint_interval` iterations; a rerun after an
+interruption resumes from the last one. The final weights are written atomically to `<out>/model.pth`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from realitygap.data import Sample, load_samples
+from realitygap.io import atomic_path, write_json
+from realitygap.models import model_config, resolve_device
+from realitygap.seeding import derive_seed
+
+
+def _dataloader(samples: list[Sample], batch_size: int, train: bool) -> dict:
+    pipeline = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations")]
+    if train:
+        pipeline.append(dict(type="RandomFlip", prob=0.5))
+    pipeline.append(dict(type="PackSegInputs"))
+    return dict(
+        batch_size=batch_size if train else 1, num_workers=0, persistent_workers=False,
+        sampler=dict(type="InfiniteSampler" if train else "DefaultSampler", shuffle=train),
+        dataset=dict(type="RealityGapDataset", pipeline=pipeline,
+                     samples=[dict(image=str(s.image), mask=str(s.mask)) for s in samples]))
+
+
+def runner_config(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample],
+                  work_dir: Path, seed: int) -> dict:
+    """The full mmengine config of one training run."""
+    iters = cfg["iters"]
+    return dict(
+        default_scope="mmseg",
+        model=model_config(model, size, cfg["loss"]),
+        work_dir=str(work_dir),
+        train_dataloader=_dataloader(train, cfg["batch_size"], train=True),
+        val_dataloader=_dataloader(val, 1, train=False),
+        val_evaluator=dict(type="IoUMetric", iou_metrics=["mIoU", "mDice"]),
+        train_cfg=dict(type="IterBasedTrainLoop", max_iters=iters, val_interval=iters),
+        val_cfg=dict(type="ValLoop"),
+        optim_wrapper=dict(type="OptimWrapper", optimizer=dict(
+            type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),
+        param_scheduler=[dict(type="PolyLR", eta_min=cfg["lr"] * 0.01, power=0.9, begin=0, end=iters,
+                              by_epoch=False)],
+        default_hooks=dict(
+            timer=dict(type="IterTimerHook"),
+            logger=dict(type="LoggerHook", interval=max(1, min(50, iters // 10)), log_metric_by_epoch=False),
+            param_scheduler=dict(type="ParamSchedulerHook"),
+            checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=cfg["checkpoint_interval"],
+                            max_keep_ckpts=1, save_last=True),
+            sampler_seed=dict(type="DistSamplerSeedHook")),
+        log_processor=dict(by_epoch=False),
+        env_cfg=dict(cudnn_benchmark=False, dist_cfg=dict(backend="nccl")),
+        randomness=dict(seed=seed, deterministic=True),
+        log_level="INFO",
+        resume=True,
+    )
+
+
+def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: dict, size: int, seed: int, out: str | os.PathLike,
+              mix: str = "mix", name: str = "model", device: str = "auto") -> dict:
+    """Train `model` on the samples of `sources` and write `<out>/model.pth` and `<out>/train.json`.
+
+    Each source is `{"dataset": dir, "split": split json or null, "fraction": f}`; the validation set
+    is the `val` split of `val_sources`, or of the sources that have a split file when none are given.
+    """
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    from mmseg.utils import register_all_modules
+
+    import realitygap.data  # noqa: F401  (registers RealityGapDataset)
+
+    register_all_modules(init_default_scope=False)
+    if resolve_device(device).type == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    # Our own checkpoints hold optimizer and message-hub state that torch's weights_only loader refuses.
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    run_seed = derive_seed(seed, "train", mix, name)
+    train = [s for src in sources for s in load_samples(src["dataset"], src.get("split"), "train",
+                                                        src.get("fraction", 1.0), seed)]
+    val = [s for src in (val_sources or sources) if src.get("split")
+           for s in load_samples(src["dataset"], src["split"], "val")]
+    if not train:
+        raise ValueError(f"train: mix {mix!r} has no training samples")
+    out = Path(out)
+    work_dir = out / "work_dir"
+    started = time.time()
+    runner = Runner.from_cfg(Config(runner_config(model, cfg, size, train, val or train[:8], work_dir, run_seed)))
+    runner.train()
+    elapsed = time.time() - started
+    net = runner.model.module if hasattr(runner.model, "module") else runner.model
+    with atomic_path(out / "model.pth") as tmp:
+        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
+    val_scores = {key[len("val/"):]: float(buf.current())
+                  for key, buf in runner.message_hub.log_scalars.items() if key.startswith("val/")}
+    summary = {"mix": mix, "name": name, "model": model, "train_samples": len(train), "val_samples": len(val),
+               "iters": cfg["iters"], "elapsed_s": round(elapsed, 2), "seed": run_seed, "val": val_scores}
+    write_json(out / "train.json", summary)
+    logging.getLogger(__name__).info("trained %s on %s in %.1fs", name, mix, elapsed)
+    return summary

@@ -1,0 +1,50 @@
+"""Shared fixtures: small scene parameters and a small untrained mmseg model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+SCENE = {"towels_min": 1, "towels_max": 2, "towel_size": [0.4, 0.7], "seam_width": [4.0, 6.0],
+         "hem_inset": [2.0, 5.0], "inner_seam_prob": 0.5, "crumple": 3.0}
+REAL = {"seam_contrast": 0.04, "seam_stitch": 0.5, "seam_ridge": 0.4, "fabric_texture": 0.25,
+        "fold_shading": 0.35, "light_gradient": 0.5, "table_texture": 0.4, "depth_of_field": 1.2,
+        "chromatic_aberration": 1.5, "vignetting": 0.4, "noise_std": 0.03, "shot_noise": 0.002,
+        "jpeg_quality": 60}
+SIM = {"seam_contrast": 0.35, "seam_tint": 0.5}
+
+
+@pytest.fixture
+def render_cfg():
+    def make(factors: dict, count: int = 12, size: int = 48) -> dict:
+        return {"size": size, "count": count, "scene": SCENE, "factors": factors}
+    return make
+
+
+@pytest.fixture(scope="session")
+def small_model():
+    from realitygap.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model({"arch": "unet", "base_channels": 8, "num_stages": 3}, 48)
+    return net.eval()
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory):
+    """A rendered `sim` and `real` dataset with splits, shared by the stage tests."""
+    from realitygap.render.stage import run_render
+    from realitygap.split import run_split
+
+    root = tmp_path_factory.mktemp("data")
+    out = {}
+    for domain, factors in (("sim", SIM), ("real", REAL)):
+        cfg = {"size": 48, "count": 20, "scene": SCENE, "factors": factors}
+        run_render(domain, cfg, 0, root / "raw" / domain)
+        run_split(root / "raw" / domain, {"train": 0.6, "val": 0.1, "test": 0.3}, 0, root / "splits" / f"{domain}.json")
+        out[domain] = (root / "raw" / domain, root / "splits" / f"{domain}.json")
+    return out

@@ -1,0 +1,80 @@
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from realitygap.io import InputError, atomic_path, read_image, read_mask, write_json
+from realitygap.params import load, resolve
+from realitygap.split import split_scenes
+from tests.conftest import REPO
+
+
+def test_split_is_deterministic_and_disjoint(rendered):
+    from realitygap.split import run_split
+
+    dataset, split_file = rendered["real"]
+    first = json.loads(split_file.read_text())
+    again = run_split(dataset, {"train": 0.6, "val": 0.1, "test": 0.3}, 0, split_file.parent / "again.json")
+    assert again == first
+    scenes = {name: {e["scene"] for e in first[name]} for name in ("train", "val", "test")}
+    assert not scenes["train"] & scenes["val"] and not scenes["train"] & scenes["test"]
+    assert not scenes["val"] & scenes["test"]
+    assert sum(len(first[n]) for n in ("train", "val", "test")) == 20
+    assert all(len(e["sha256"]) == 32 for e in first["train"])
+
+
+def test_split_keeps_views_of_a_scene_together():
+    scenes = [f"s{i // 3}" for i in range(30)]      # 10 scenes, 3 views each
+    parts = split_scenes(scenes, {"train": 0.6, "val": 0.2, "test": 0.2}, 1)
+    assert sorted(sum(parts.values(), [])) == sorted(set(scenes))
+    assert split_scenes(scenes, {"train": 0.6, "val": 0.2, "test": 0.2}, 1) == parts
+    with pytest.raises(InputError, match="cannot fill"):
+        split_scenes(["a", "b"], {"train": 0.6, "val": 0.2, "test": 0.2}, 1)
+
+
+def test_params_profiles_resolve():
+    cfg = load(REPO / "params.yaml", profile="tiny")
+    assert cfg["render"]["size"] == 48 and cfg["train"]["iters"] < 50
+    assert cfg["render"]["domains"]["sim"]["seam_tint"] > 0      # merged, not replaced
+    assert load(REPO / "params.yaml")["profile"] == "default"
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["train"].update(iters=0), "train/iters"),
+    (lambda c: c["render"]["domains"]["real"].update(noise_sigma=0.1), "noise_sigma"),
+    (lambda c: c.update(profile="huge"), "profile 'huge'"),
+    (lambda c: c["train"]["mixes"].update(bad={"nowhere": 1.0}), "train/mixes/bad/nowhere"),
+    (lambda c: c["split"]["fractions"].update(test=0.5), "split/fractions"),
+])
+def test_bad_params_name_the_parameter(edit, message):
+    cfg = yaml.safe_load((REPO / "params.yaml").read_text())
+    edit(cfg)
+    with pytest.raises(InputError, match=message):
+        resolve(cfg, REPO / "workflow/schemas/params.schema.yaml")
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    write_json(target, {"a": 1})
+    assert json.loads(target.read_text()) == {"a": 1}
+
+
+def test_bad_images_and_masks_get_clear_errors(tmp_path):
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(InputError, match="corrupt.png: not a readable image"):
+        read_image(tmp_path / "corrupt.png")
+    with pytest.raises(InputError, match="missing.png: image not found"):
+        read_image(tmp_path / "missing.png")
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "m.png"), np.full((8, 10), 7, np.uint8))
+    with pytest.raises(InputError, match="does not match"):
+        read_mask(tmp_path / "m.png", (8, 8))
+    with pytest.raises(InputError, match=r"unknown class values \[7\]"):
+        read_mask(tmp_path / "m.png", (8, 10), 3)

@@ -1,0 +1,71 @@
+"""End to end: the whole Snakemake DAG on the tiny profile, then a no-op rerun."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                           "--directory", str(workdir), "--cores", "2", *args],
+                          capture_output=True, text=True, env=env, timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("tiny")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["profile"] = "tiny"
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = snakemake(work)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return work
+
+
+def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
+    metrics = json.loads((tiny_run / "results/report/metrics.json").read_text())
+    matrix = metrics["semantic"]["matrix"]
+    assert set(matrix) == {"sim", "real", "sim+real10", "aug_camera"}
+    for row in matrix.values():
+        assert set(row) == {"sim", "real"}
+        for cell in row.values():
+            assert 0 <= cell["mIoU"] <= 100 and set(cell["IoU"]) == {"background", "towel", "seam"}
+    gap = metrics["semantic"]["gap"]
+    assert gap["points"] == pytest.approx(gap["real_on_real"] - gap["sim_on_real"], abs=0.01)
+    assert "camera" in metrics["policies"] and "gap_closed" in metrics["policies"]["camera"]
+    assert metrics["timings_s"]["total"] > 0 and "train" in metrics["timings_s"]
+    for method in ("gradcam", "saliency"):
+        folder = tiny_run / "results/explanations/real/unet" / method
+        assert (folder / "maps.npz").exists() and list((folder / "overlays").glob("*.png"))
+        xai = metrics["explanations"]["sim"][method]
+        assert "average_drop" in xai["faithfulness"]["seam"] and "seam_share" in xai["localisation"]["seam"]
+    csv = (tiny_run / "results/scores/matrix.csv").read_text().splitlines()
+    assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * 4 * 2
+    html = (tiny_run / "results/report/report.html").read_text()
+    assert html.count("<img") == 3 and "data:image/png;base64," in html
+    assert "reality gap" in (tiny_run / "results/report/summary.md").read_text()
+
+
+def test_second_run_does_nothing(tiny_run):
+    result = snakemake(tiny_run)
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_out_of_schema_param_stops_the_run_naming_it(tiny_run, tmp_path):
+    params = yaml.safe_load((tiny_run / "params.yaml").read_text())
+    params["train"]["lr"] = -1
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = snakemake(tmp_path, "--dry-run")
+    assert result.returncode != 0
+    assert "train/lr" in result.stdout + result.stderr

@@ -1,0 +1,72 @@
+# Shared helpers: params resolution and validation, wildcard sets, and each rule's params slice.
+import json
+
+from realitygap.params import resolve
+
+# Validate params.yaml against workflow/schemas/params.schema.yaml, then merge the chosen profile.
+_resolved = resolve(config, workflow.source_path("../schemas/params.schema.yaml"))
+config.clear()
+config.update(_resolved)
+
+DOMAINS = list(config["render"]["domains"])
+MODELS = list(config["train"]["models"])
+POLICIES = list(config["augment"]["policies"])
+AUG_MIXES = [f"aug_{p}" for p in POLICIES]
+MIXES = list(config["train"]["mixes"]) + AUG_MIXES
+TEST_DOMAINS = config["predict"]["test_domains"]
+METHODS = config["explain"]["methods"]
+PRIMARY = config["train"]["primary_model"]
+SIZE = config["render"]["size"]
+SEED = config["seed"]
+DEVICE = config["device"]
+
+REPORT = expand("results/report/{name}", name=["metrics.json", "summary.md", "report.html",
+                                               "gap_matrix.png", "attribution_grid.png", "gap_closure.png"])
+
+
+wildcard_constraints:
+    domain="|".join(DOMAINS),
+    mix="|".join(m.replace("+", r"\+") for m in MIXES),
+    model="|".join(MODELS),
+    method="|".join(METHODS),
+    policy="|".join(POLICIES),
+
+
+def as_json(value):
+    """A params value as compact JSON for the command line (and for Snakemake's params trigger)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def slice_of(dpath):
+    """The params slice at `dpath` as JSON; `{wildcards}` in the path are filled per job."""
+    return lambda wc: as_json(lookup(dpath=dpath.format(**wc), within=config))
+
+
+def raw_source(domain, fraction=1.0):
+    return {"dataset": f"data/raw/{domain}", "split": f"data/splits/{domain}.json", "fraction": fraction}
+
+
+def mix_sources(mix):
+    """Training sources of a mix: domain fractions, or an augmented dataset for `aug_<policy>`."""
+    if mix in AUG_MIXES:
+        return [{"dataset": f"data/augmented/{mix[len('aug_'):]}", "split": None, "fraction": 1.0}]
+    return [raw_source(d, f) for d, f in config["train"]["mixes"][mix].items()]
+
+
+def mix_val_sources(mix):
+    """Validation sources: an augmented mix validates on the mix it was made from."""
+    source = config["augment"]["source_mix"] if mix in AUG_MIXES else mix
+    return [raw_source(d) for d in config["train"]["mixes"][source]]
+
+
+def mix_input_files(wc):
+    files = []
+    for src in mix_sources(wc.mix) + mix_val_sources(wc.mix):
+        files.append(src["dataset"])
+        if src["split"]:
+            files.append(src["split"])
+    return sorted(set(files))
+
+
+def explain_datasets(wc=None):
+    return {d: [f"data/raw/{d}", f"data/splits/{d}.json"] for d in config["explain"]["domains"]}

@@ -1,0 +1,19 @@
+rule summarize:
+    input:
+        matrix="results/scores/matrix.json",
+        explanations=expand("results/explanations/{mix}/{model}/{method}", mix=MIXES, model=PRIMARY,
+                            method=METHODS),
+        xai=expand("results/scores/explanations/{mix}/{model}/{method}.json", mix=MIXES, model=MODELS,
+                   method=METHODS),
+    output:
+        REPORT,
+    params:
+        summarize=lambda wc: as_json({"primary_model": PRIMARY, "methods": METHODS, "policies": POLICIES,
+                                      **config["summarize"]}),
+        everything=lambda wc: as_json(config),
+    log:
+        "logs/summarize.log",
+    shell:
+        "realitygap summarize --matrix {input.matrix} --explanations results/explanations "
+        "--xai-scores results/scores/explanations --params {params.summarize:q} "
+        "--all-params {params.everything:q} --out results/report 2> {log}"
