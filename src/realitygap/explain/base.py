@@ -68,14 +68,13 @@ def normalise_maps(maps: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
 
 
 class Explainer:
-    """Base of attribution methods for segmentation models. Weights are never changed."""
+    """Base of attribution methods for segmentation models. Gradients are taken with
+    `torch.autograd.grad` for the tensors a method needs only, so weights and their `.grad` never change."""
 
     name = "base"
 
     def __init__(self, net: nn.Module, target_layer: str | None = None) -> None:
         self.net = net.eval()
-        for p in self.net.parameters():
-            p.requires_grad_(False)
         self.target_layer = target_layer
 
     def explain(self, images: torch.Tensor, targets: list[Target]) -> torch.Tensor:

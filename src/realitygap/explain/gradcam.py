@@ -17,7 +17,7 @@ class GradCAM(Explainer):
     def attribute(self, x: torch.Tensor, targets: list[Target]) -> torch.Tensor:
         module, side = resolve_layer(self.net, self.target_layer)
         with torch.enable_grad(), LayerCapture(module, side) as capture:
-            logits = self.logits(x)
+            logits = self.logits(x.detach().requires_grad_(True))
             acts = capture.activation
             maps = []
             for i, target in enumerate(targets):
