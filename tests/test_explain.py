@@ -71,6 +71,7 @@ def test_weights_never_change_and_bad_layer_is_named(small_model, batch):
         cls(small_model, "decode_head.conv_seg:input").explain(images, targets)
     for k, v in small_model.state_dict().items():
         torch.testing.assert_close(v, before[k])
+    assert all(p.grad is None for p in small_model.parameters())
     with pytest.raises(ValueError, match="decode_head.nope"):
         GradCAM(small_model, "decode_head.nope").explain(images, targets)
 

@@ -87,26 +87,25 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
         tmp.write_bytes(buf.tobytes())
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an RGB image as uint8 (H, W, 3); a missing or corrupt file raises InputError."""
+def _decode(path: str | os.PathLike, flags: int, what: str) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: image not found")
-    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"{path}: not a readable image (corrupt or unsupported format)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        raise InputError(f"{path}: {what} not found")
+    data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), flags)
+    if data is None:
+        raise InputError(f"{path}: not a readable {what} (corrupt or unsupported format)")
+    return data
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an RGB image as uint8 (H, W, 3); a missing or corrupt file raises InputError."""
+    return cv2.cvtColor(_decode(path, cv2.IMREAD_COLOR, "image"), cv2.COLOR_BGR2RGB)
 
 
 def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None,
               num_classes: int | None = None) -> np.ndarray:
     """Read a label mask (H, W) and check its size and class values when given."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: mask not found")
-    mask = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if mask is None:
-        raise InputError(f"{path}: not a readable mask (corrupt or unsupported format)")
+    mask = _decode(path, cv2.IMREAD_UNCHANGED, "mask")
     if mask.ndim != 2:
         raise InputError(f"{path}: a mask must have one channel, found shape {mask.shape}")
     if shape is not None and mask.shape != tuple(shape):
