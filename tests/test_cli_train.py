@@ -9,7 +9,7 @@ import pytest
 
 from realitygap.cli import build_parser, main
 
-STAGES = ["render", "split", "train", "predict", "explain", "score", "augment", "summarize"]
+STAGES = ["render", "ingest", "split", "train", "predict", "explain", "score", "augment", "summarize"]
 MODEL = {"arch": "unet", "base_channels": 8, "num_stages": 3}
 TRAIN = {"iters": 4, "batch_size": 2, "lr": 0.003, "weight_decay": 0.0001, "checkpoint_interval": 2,
          "loss": "ce"}

@@ -66,6 +66,7 @@ def test_saliency_matches_captum(small_model, batch):
 
 def test_weights_never_change_and_bad_layer_is_named(small_model, batch):
     images, targets = batch
+    small_model.zero_grad(set_to_none=True)     # the peers' backward() may have filled .grad
     before = {k: v.clone() for k, v in small_model.state_dict().items()}
     for cls in METHODS.values():
         cls(small_model, "decode_head.conv_seg:input").explain(images, targets)

@@ -86,3 +86,27 @@ def test_interrupted_render_leaves_no_dataset(tmp_path, render_cfg, monkeypatch)
         run_render("sim", render_cfg(SIM, count=6), 0, tmp_path / "sim")
     assert not (tmp_path / "sim").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_coco_instances_cover_the_towel_pixels(tmp_path, render_cfg):
+    from pycocotools import mask as mask_utils
+
+    from realitygap.io import read_json, read_mask
+
+    run_render("sim", render_cfg(SIM, count=8), 0, tmp_path / "sim")
+    coco = read_json(tmp_path / "sim/instances.json")
+    assert {c["frequency"] for c in coco["categories"]} <= {"r", "c", "f"}
+    for image in coco["images"]:
+        mask = read_mask(tmp_path / "sim" / image["file_name"].replace("images/", "masks/"))
+        union = np.zeros_like(mask, bool)
+        for ann in (a for a in coco["annotations"] if a["image_id"] == image["id"]):
+            m = mask_utils.decode(ann["segmentation"]).astype(bool)
+            assert not (union & m).any()           # visible parts do not overlap
+            union |= m
+        assert np.array_equal(union, mask > 0)
+
+
+def test_frequency_groups_follow_lvis():
+    from realitygap.render.stage import frequency_group
+
+    assert [frequency_group(n) for n in (1, 10, 11, 100, 101)] == ["r", "r", "c", "c", "f"]

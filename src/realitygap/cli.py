@@ -27,6 +27,19 @@ def _render(a) -> None:
     run_render(a.domain, a.params, a.seed, a.out, a.jobs)
 
 
+def _ingest(a) -> None:
+    from realitygap import ingest
+    needed = {"masks": a.masks, "coco": a.coco}.get(a.format, True)
+    if not needed:
+        raise InputError(f"ingest --format {a.format} needs --{a.format}")
+    if a.format == "masks":
+        ingest.ingest_mask_folders(a.images, a.masks, a.class_map, a.domain, a.out)
+    elif a.format == "coco":
+        ingest.ingest_coco(a.coco, a.images, a.class_map, a.domain, a.out)
+    else:
+        ingest.ingest_unlabeled(a.images, a.domain, a.out)
+
+
 def _split(a) -> None:
     from realitygap.split import run_split
     run_split(a.dataset, a.params["fractions"], a.seed, a.out)
@@ -83,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", type=_json, required=True, help="JSON: size, count, scene, factors")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--out", required=True, help="output dataset folder")
+
+    p = stage("ingest", _ingest, "Validate and import a domain: image + mask folders, COCO JSON, or unlabeled images.")
+    p.add_argument("--format", choices=["masks", "coco", "unlabeled"], required=True)
+    p.add_argument("--domain", required=True)
+    p.add_argument("--images", required=True, help="image folder")
+    p.add_argument("--masks", help="masks: folder of <image stem>.png label masks")
+    p.add_argument("--coco", help="coco: instance annotation JSON")
+    p.add_argument("--class-map", type=_json, default={},
+                   help='JSON: masks: {"mask value": class}; coco: {"category name": class}')
     p.add_argument("--out", required=True, help="output dataset folder")
 
     p = stage("split", _split, "Split a dataset into train/val/test by scene.")

@@ -29,6 +29,7 @@ class Towel:
     fold_freq: float                     # cycles per pixel
     fold_phase: float
     seam_sign: float                     # +1 seam drawn brighter in sim, -1 darker
+    category: str = "bath_towel"         # item category, drawn from a long-tailed distribution
 
 
 @dataclass
@@ -44,6 +45,17 @@ class Scene:
     def to_dict(self) -> dict:
         """Plain-JSON form of the scene, saved beside each image."""
         return asdict(self)
+
+
+DEFAULT_CATEGORIES = {"bath_towel": 0.55, "hand_towel": 0.3, "tea_towel": 0.1, "washcloth": 0.04,
+                      "beach_towel": 0.01}
+"""Item categories and their probabilities: long-tailed, so rare/common/frequent groups exist."""
+
+
+def _category(rng: np.random.Generator, weights: dict[str, float]) -> str:
+    names = sorted(weights)
+    p = np.array([weights[n] for n in names], float)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
 def _random_color(rng: np.random.Generator, saturation: tuple[float, float],
@@ -83,5 +95,6 @@ def sample_scene(rng: np.random.Generator, size: int, cfg: dict) -> Scene:
             fold_freq=float(rng.uniform(1.0, 3.0) / size),
             fold_phase=float(rng.uniform(0, 2 * np.pi)),
             seam_sign=float(rng.choice([-1.0, 1.0])),
+            category=_category(rng, cfg.get("categories", DEFAULT_CATEGORIES)),
         ))
     return scene

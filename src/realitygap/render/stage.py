@@ -26,7 +26,45 @@ def render_sample(index: int, domain: str, cfg: dict, seed: int) -> dict:
     factors = DomainFactors.from_dict(cfg["factors"])
     image = render_image(scene, raster, factors, np.random.default_rng(derive_seed(seed, "noise", domain, index)))
     meta = {"domain": domain, "index": index, "scene": scene.to_dict(), "factors": factors.__dict__}
-    return {"image": image, "mask": raster.mask, "depth": raster.depth, "meta": meta}
+    return {"image": image, "mask": raster.mask, "depth": raster.depth, "meta": meta,
+            "instances": instance_annotations(scene, raster)}
+
+
+def instance_annotations(scene, raster) -> list[dict]:
+    """COCO-style annotations (RLE mask, box, area) of each towel's visible pixels."""
+    from pycocotools import mask as mask_utils
+
+    out = []
+    for i, towel in enumerate(scene.towels):
+        visible = np.asfortranarray((raster.owner == i).astype(np.uint8))
+        if not visible.any():
+            continue
+        rle = mask_utils.encode(visible)
+        rle["counts"] = rle["counts"].decode()
+        out.append({"category": towel.category, "segmentation": rle, "iscrowd": 0,
+                    "area": float(mask_utils.area(rle)), "bbox": [float(v) for v in mask_utils.toBbox(rle)]})
+    return out
+
+
+def frequency_group(image_count: int) -> str:
+    """LVIS frequency group of a category from the number of images it appears in."""
+    return "r" if image_count <= 10 else "c" if image_count <= 100 else "f"
+
+
+def coco_document(samples: list[dict], instances: list[list[dict]], size: int) -> dict:
+    """The COCO instance JSON of a rendered domain, with LVIS-style frequency groups per category."""
+    names = sorted({a["category"] for per_image in instances for a in per_image})
+    cat_id = {n: i + 1 for i, n in enumerate(names)}
+    images, annotations = [], []
+    for image_id, (entry, per_image) in enumerate(zip(samples, instances), start=1):
+        images.append({"id": image_id, "file_name": entry["image"], "width": size, "height": size})
+        for ann in per_image:
+            annotations.append(dict({k: v for k, v in ann.items() if k != "category"},
+                                    id=len(annotations) + 1, image_id=image_id, category_id=cat_id[ann["category"]]))
+    counts = {n: len({a["image_id"] for a in annotations if a["category_id"] == cat_id[n]}) for n in names}
+    categories = [{"id": cat_id[n], "name": n, "image_count": counts[n], "frequency": frequency_group(counts[n])}
+                  for n in names]
+    return {"images": images, "annotations": annotations, "categories": categories}
 
 
 def _render_chunk(args: tuple) -> list[dict]:
@@ -53,14 +91,16 @@ def run_render(domain: str, cfg: dict, seed: int, out: str | os.PathLike, jobs: 
     chunks = [list(range(i, min(i + 64, count))) for i in range(0, count, 64)]
     out = Path(out)
     with atomic_dir(out) as tmp:
-        samples = []
+        samples, instances = [], []
         tasks = [(c, domain, cfg, seed) for c in chunks]
         with ProcessPoolExecutor(jobs) if jobs > 1 else contextlib.nullcontext() as pool:
             mapper = pool.map if pool else map
             with tqdm(total=count, desc=f"render {domain}", unit="img", mininterval=2) as progress:
                 for chunk in mapper(_render_chunk, tasks):
                     samples += [_write_sample(tmp, f"{domain}_{s['meta']['index']:05d}", s) for s in chunk]
+                    instances += [s["instances"] for s in chunk]
                     progress.update(len(chunk))
+        write_json(tmp / "instances.json", coco_document(samples, instances, cfg["size"]))
         write_json(tmp / "manifest.json", {"domain": domain, "size": cfg["size"], "classes": list(CLASSES),
                                            "samples": samples})
     return out

@@ -1,0 +1,178 @@
+"""`realitygap ingest`: import a user's domain into the dataset layout every stage reads
+(`images/`, `masks/`, `manifest.json`, and `instances.json` for COCO input).
+
+Everything is validated before anything is written, and the dataset is written atomically as a
+whole, so a bad file leaves nothing half-ingested. Every error names the file (and the row or id).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from realitygap import CLASSES
+from realitygap.io import InputError, atomic_dir, read_image, read_json, read_mask, write_json, write_png
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+def safe_member(root: Path, name: str, source: str) -> Path:
+    """`root / name` for a relative `name` that stays inside `root`; traversal raises InputError."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if not name or pure.is_absolute() or ".." in pure.parts:
+        raise InputError(f"{source}: file name {name!r} must be a relative path inside {root}")
+    return root / Path(*pure.parts)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise InputError(f"{folder}: image folder not found")
+    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise InputError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
+    return images
+
+
+def _value_map(class_map: dict, source: str) -> np.ndarray:
+    """A 256-entry lookup from mask values to class indices (-1 = not in the class map)."""
+    lut = np.full(256, -1, np.int16)
+    for value, name in class_map.items():
+        if name not in CLASSES:
+            raise InputError(f"{source}: class map names unknown class {name!r} (known: {list(CLASSES)})")
+        if not str(value).isdigit() or not 0 <= int(value) <= 255:
+            raise InputError(f"{source}: class map key {value!r} must be a mask value 0..255")
+        lut[int(value)] = CLASSES.index(name)
+    return lut
+
+
+def _write_dataset(out: Path, domain: str, samples: list[tuple[str, np.ndarray, np.ndarray | None]],
+                   extra: dict | None = None) -> dict:
+    entries = []
+    with atomic_dir(out) as tmp:
+        for sid, image, mask in samples:
+            write_png(tmp / "images" / f"{sid}.png", image)
+            entry = {"id": sid, "scene": sid, "image": f"images/{sid}.png"}
+            if mask is not None:
+                write_png(tmp / "masks" / f"{sid}.png", mask)
+                entry["mask"] = f"masks/{sid}.png"
+            entries.append(entry)
+        manifest = {"domain": domain, "classes": list(CLASSES), "source": "ingest", "samples": entries}
+        for name, data in (extra or {}).items():
+            write_json(tmp / name, data)
+        write_json(tmp / "manifest.json", manifest)
+    return manifest
+
+
+def ingest_mask_folders(images: str | os.PathLike, masks: str | os.PathLike, class_map: dict, domain: str,
+                        out: str | os.PathLike) -> dict:
+    """Import `images/<stem>.*` with `masks/<stem>.png`; mask values are mapped by `class_map`."""
+    images, masks = Path(images), Path(masks)
+    lut = _value_map(class_map, "class map")
+    samples = []
+    for path in _images_in(images):
+        image = read_image(path)
+        mask_path = masks / f"{path.stem}.png"
+        raw = read_mask(mask_path, image.shape[:2])
+        labels = lut[raw]
+        if (labels < 0).any():
+            bad = sorted(np.unique(raw[labels < 0]).tolist())
+            raise InputError(f"{mask_path}: mask values {bad} are not in the class map {sorted(class_map)}")
+        samples.append((path.stem, image, labels.astype(np.uint8)))
+    _check_unique([s[0] for s in samples], images)
+    return _write_dataset(Path(out), domain, samples)
+
+
+def ingest_unlabeled(images: str | os.PathLike, domain: str, out: str | os.PathLike) -> dict:
+    """Import images without masks (for style transfer towards them)."""
+    paths = _images_in(Path(images))
+    _check_unique([p.stem for p in paths], Path(images))
+    return _write_dataset(Path(out), domain, [(p.stem, read_image(p), None) for p in paths])
+
+
+def _check_unique(ids: list, source: Path | str, what: str = "image id") -> None:
+    seen, dupes = set(), set()
+    for i in ids:
+        (dupes if i in seen else seen).add(i)
+    if dupes:
+        raise InputError(f"{source}: duplicate {what}s {sorted(dupes, key=str)[:5]}")
+
+
+def _check_coco_structure(coco: dict, source: Path) -> None:
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(coco.get(key), list):
+            raise InputError(f"{source}: COCO JSON needs a list under {key!r}")
+    _check_unique([im.get("id") for im in coco["images"]], source)
+    _check_unique([a.get("id") for a in coco["annotations"]], source, "annotation id")
+    _check_unique([c.get("id") for c in coco["categories"]], source, "category id")
+
+
+def _check_annotation(ann: dict, image: dict, categories: set, source: Path) -> None:
+    where = f"{source}: annotation {ann.get('id')}"
+    if ann.get("category_id") not in categories:
+        raise InputError(f"{where}: unknown category_id {ann.get('category_id')}")
+    w, h = image["width"], image["height"]
+    x, y, bw, bh = ann.get("bbox", [0, 0, 0, 0])
+    if x < 0 or y < 0 or x + bw > w + 0.5 or y + bh > h + 0.5:
+        raise InputError(f"{where}: bbox {ann['bbox']} lies outside its image {image['file_name']} ({w}x{h})")
+    seg = ann.get("segmentation")
+    if isinstance(seg, list):
+        for poly in seg:
+            xs, ys = np.asarray(poly[0::2], float), np.asarray(poly[1::2], float)
+            if len(poly) < 6 or len(xs) != len(ys):
+                raise InputError(f"{where}: a polygon needs at least 3 (x, y) points")
+            if xs.min() < 0 or ys.min() < 0 or xs.max() > w + 0.5 or ys.max() > h + 0.5:
+                raise InputError(f"{where}: polygon lies outside its image {image['file_name']} ({w}x{h})")
+    elif not isinstance(seg, dict):
+        raise InputError(f"{where}: segmentation must be polygons or RLE")
+
+
+def _annotation_mask(ann: dict, h: int, w: int) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+
+    seg = ann["segmentation"]
+    if isinstance(seg, list):
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+    elif isinstance(seg.get("counts"), list):
+        rle = mask_utils.frPyObjects(seg, h, w)
+    else:
+        rle = seg
+    return mask_utils.decode(rle).astype(bool)
+
+
+def ingest_coco(coco_json: str | os.PathLike, images: str | os.PathLike, class_map: dict, domain: str,
+                out: str | os.PathLike) -> dict:
+    """Import a COCO instance data set. `class_map` maps category names to semantic classes; masks
+    are painted in class order (seam over towel), unmapped categories are refused."""
+    source, images = Path(coco_json), Path(images)
+    coco = read_json(source)
+    _check_coco_structure(coco, source)
+    categories = {c["id"]: c["name"] for c in coco["categories"]}
+    unmapped = sorted(set(categories.values()) - set(class_map))
+    if unmapped:
+        raise InputError(f"{source}: categories {unmapped} have no entry in the class map")
+    for name in set(class_map.values()) - set(CLASSES):
+        raise InputError(f"class map: unknown class {name!r} (known: {list(CLASSES)})")
+    by_image = {im["id"]: [] for im in coco["images"]}
+    for ann in coco["annotations"]:
+        if ann.get("image_id") not in by_image:
+            raise InputError(f"{source}: annotation {ann.get('id')} points at unknown image_id {ann.get('image_id')}")
+        by_image[ann["image_id"]].append(ann)
+    samples = []
+    for im in coco["images"]:
+        path = safe_member(images, im.get("file_name", ""), f"{source}: image {im.get('id')}")
+        image = read_image(path)
+        if image.shape[:2] != (im["height"], im["width"]):
+            raise InputError(f"{path}: size {image.shape[1]}x{image.shape[0]} differs from the COCO entry "
+                             f"{im['width']}x{im['height']}")
+        mask = np.zeros(image.shape[:2], np.uint8)
+        for ann in by_image[im["id"]]:
+            _check_annotation(ann, im, set(categories), source)
+        for ann in sorted(by_image[im["id"]], key=lambda a: CLASSES.index(class_map[categories[a["category_id"]]])):
+            mask[_annotation_mask(ann, im["height"], im["width"])] = CLASSES.index(class_map[categories[ann["category_id"]]])
+        samples.append((Path(im["file_name"]).stem, image, mask))
+    _check_unique([s[0] for s in samples], source, "image file stem")
+    stems = {im["id"]: Path(im["file_name"]).stem for im in coco["images"]}
+    instances = dict(coco, images=[dict(im, file_name=f"images/{stems[im['id']]}.png") for im in coco["images"]])
+    return _write_dataset(Path(out), domain, samples, {"instances.json": instances})
