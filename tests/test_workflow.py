@@ -69,3 +69,24 @@ def test_out_of_schema_param_stops_the_run_naming_it(tiny_run, tmp_path):
     result = snakemake(tmp_path, "--dry-run")
     assert result.returncode != 0
     assert "train/lr" in result.stdout + result.stderr
+
+
+def test_ingested_domain_enters_the_workflow_and_dvc_tracks_it(tiny_run, tmp_path):
+    from realitygap.ingest.export import export_mask_folders
+
+    class_map = export_mask_folders(tiny_run / "data/raw/real", tmp_path / "photos")
+    params = yaml.safe_load((tiny_run / "params.yaml").read_text())
+    params["ingest"] = {"mine": {"format": "masks", "images": str(tmp_path / "photos/images"),
+                                 "masks": str(tmp_path / "photos/masks"), "class_map": class_map}}
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    result = snakemake(work, "data/splits/mine.json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((work / "data/splits/mine.json").read_text())["test"]
+
+    dvc = [str(Path(sys.executable).parent / "dvc")]
+    for cmd in (["git", "init", "-q"], dvc + ["init", "-q"], dvc + ["add", "-q", "data/raw/mine"]):
+        subprocess.run(cmd, cwd=work, check=True, capture_output=True)
+    status = subprocess.run(dvc + ["status"], cwd=work, capture_output=True, text=True, check=True)
+    assert "up to date" in status.stdout

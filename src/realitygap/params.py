@@ -52,10 +52,15 @@ def resolve(config: dict, schema_path: str | os.PathLike = SCHEMA) -> dict:
 
 def check_references(cfg: dict) -> None:
     """Cross-field checks the schema cannot express; each error names the parameter."""
-    domains = set(cfg["render"]["domains"])
-    problems = []
-    for domain in set(cfg["render"]["count"]) ^ domains:
+    rendered = set(cfg["render"]["domains"])
+    ingested = set(cfg.get("ingest", {}))
+    domains = rendered | ingested
+    problems = [f"ingest/{d}: also defined under render/domains" for d in sorted(rendered & ingested)]
+    for domain in set(cfg["render"]["count"]) ^ rendered:
         problems.append(f"render/count/{domain}: every domain in render/domains needs a count, and only those")
+    for domain, spec in cfg.get("ingest", {}).items():
+        if spec["format"] in ("masks", "coco") and spec["format"] not in spec:
+            problems.append(f"ingest/{domain}: format {spec['format']} needs `{spec['format']}`")
     for mix, sources in cfg["train"]["mixes"].items():
         problems += [f"train/mixes/{mix}/{d}: unknown domain" for d in sources if d not in domains]
     for key in ("predict/test_domains", "explain/domains"):

@@ -1,5 +1,6 @@
 # Shared helpers: params resolution and validation, wildcard sets, and each rule's params slice.
 import json
+import shlex
 
 from realitygap.params import resolve
 
@@ -8,7 +9,9 @@ _resolved = resolve(config, workflow.source_path("../schemas/params.schema.yaml"
 config.clear()
 config.update(_resolved)
 
-DOMAINS = list(config["render"]["domains"])
+RENDERED = list(config["render"]["domains"])
+INGESTED = list(config.get("ingest", {}))
+DOMAINS = RENDERED + INGESTED
 MODELS = list(config["train"]["models"])
 POLICIES = list(config["augment"]["policies"])
 AUG_MIXES = [f"aug_{p}" for p in POLICIES]
@@ -26,6 +29,8 @@ REPORT = expand("results/report/{name}", name=["metrics.json", "summary.md", "re
 
 wildcard_constraints:
     domain="|".join(DOMAINS),
+    rendered="|".join(RENDERED),
+    ingested="|".join(INGESTED) or "(?!)",
     mix="|".join(m.replace("+", r"\+") for m in MIXES),
     model="|".join(MODELS),
     method="|".join(METHODS),

@@ -1,18 +1,44 @@
 rule render:
     output:
-        directory("data/raw/{domain}"),
+        directory("data/raw/{rendered}"),
     params:
         render=lambda wc: as_json({
             "size": SIZE, "scene": config["render"]["scene"],
-            "count": lookup(dpath=f"render/count/{wc.domain}", within=config),
-            "factors": lookup(dpath=f"render/domains/{wc.domain}", within=config)}),
+            "count": lookup(dpath=f"render/count/{wc.rendered}", within=config),
+            "factors": lookup(dpath=f"render/domains/{wc.rendered}", within=config)}),
         seed=SEED,
     log:
-        "logs/render/{domain}.log",
+        "logs/render/{rendered}.log",
     threads: 2
     shell:
-        "realitygap render --domain {wildcards.domain} --params {params.render:q} --seed {params.seed} "
+        "realitygap render --domain {wildcards.rendered} --params {params.render:q} --seed {params.seed} "
         "--jobs {threads} --out {output} 2> {log}"
+
+
+def ingest_files(wc):
+    spec = config["ingest"][wc.ingested]
+    return [spec[k] for k in ("images", "masks", "coco") if k in spec]
+
+
+def ingest_args(wc):
+    spec = config["ingest"][wc.ingested]
+    args = ["--format", spec["format"], "--images", spec["images"]]
+    for key in ("masks", "coco"):
+        args += [f"--{key}", spec[key]] if key in spec else []
+    return shlex.join(args + ["--class-map", as_json(spec.get("class_map", {}))])
+
+
+rule ingest:
+    input:
+        ingest_files,
+    output:
+        directory("data/raw/{ingested}"),
+    params:
+        args=ingest_args,
+    log:
+        "logs/ingest/{ingested}.log",
+    shell:
+        "realitygap ingest --domain {wildcards.ingested} {params.args} --out {output} 2> {log}"
 
 
 rule split:
