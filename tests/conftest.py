@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCENE = {"towels_min": 1, "towels_max": 2, "towel_size": [0.4, 0.7], "seam_width": [4.0, 6.0],
          "hem_inset": [2.0, 5.0], "inner_seam_prob": 0.5, "crumple": 3.0}
 REAL = {"seam_contrast": 0.04, "seam_stitch": 0.5, "seam_ridge": 0.4, "fabric_texture": 0.25,
-        "fold_shading": 0.35, "light_gradient": 0.5, "table_texture": 0.4, "depth_of_field": 1.2,
+        "fold_shading": 0.35, "light_gradient": 0.5, "table_texture": 0.2, "table_photo": 0.6, "depth_of_field": 1.2,
         "chromatic_aberration": 1.5, "vignetting": 0.4, "noise_std": 0.03, "shot_noise": 0.002,
         "jpeg_quality": 60}
 SIM = {"seam_contrast": 0.35, "seam_tint": 0.5}

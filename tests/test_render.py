@@ -110,3 +110,29 @@ def test_frequency_groups_follow_lvis():
     from realitygap.render.stage import frequency_group
 
     assert [frequency_group(n) for n in (1, 10, 11, 100, 101)] == ["r", "r", "c", "c", "f"]
+
+
+@pytest.mark.parametrize("factor, region", [
+    ("table_texture", "table"), ("table_photo", "table"),
+    ("fabric_texture", "towel"), ("fold_shading", "towel"), ("seam_stitch", "seam"),
+])
+def test_scene_factors_touch_only_their_surface(factor, region):
+    scene = sample_scene(np.random.default_rng(4), 64, SCENE)
+    r = rasterize(scene)
+    on = render_image(scene, r, DomainFactors(**{factor: 0.5}), np.random.default_rng(0))
+    off = render_image(scene, r, DomainFactors(), np.random.default_rng(0))
+    changed = np.any(on != off, axis=2)
+    allowed = {"table": r.mask == 0, "towel": r.mask > 0, "seam": r.mask == 2}[region]
+    assert changed.any() and not changed[~allowed].any()
+
+
+def test_folded_towels_have_no_seam_on_the_fold():
+    cfg = dict(SCENE, states={"folded": 1.0}, inner_seam_prob=0.0, towels_min=1, towels_max=1)
+    scene = sample_scene(np.random.default_rng(0), 96, cfg)
+    r = rasterize(scene)
+    t = scene.towels[0]
+    on_towel = r.owner == 0
+    near_fold = on_towel & (t.half_size[0] - r.u < 1.0) & (np.abs(r.v) < t.half_size[1] - 8)
+    near_open_edge = on_towel & (t.half_size[0] + r.u < t.hem_inset + t.seam_width) & (np.abs(r.v) < t.half_size[1] - 8)
+    assert near_fold.any() and not (r.mask[near_fold] == 2).any()
+    assert (r.mask[near_open_edge] == 2).any()

@@ -4,6 +4,7 @@ the reality gap is planted and known."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 
 import cv2
@@ -29,6 +30,7 @@ class DomainFactors:
     fold_shading: float = 0.0          # shading of folds and wrinkles
     light_gradient: float = 0.0        # uneven illumination across the image
     table_texture: float = 0.0         # wood-grain texture of the table
+    table_photo: float = 0.0           # photographic texture of the table (scikit-image's samples)
     depth_of_field: float = 0.0        # Gaussian blur sigma (pixels) at full defocus
     chromatic_aberration: float = 0.0  # red/blue shift at the image corners, pixels
     vignetting: float = 0.0            # darkening at the corners
@@ -46,8 +48,27 @@ class DomainFactors:
         return cls(**cfg)
 
 
+@functools.lru_cache(maxsize=1)
+def _photo_textures() -> tuple[np.ndarray, ...]:
+    """Photographs of gravel, brick and grass shipped inside scikit-image, as zero-mean floats."""
+    from skimage import data
+
+    photos = (data.gravel(), data.brick(), data.grass())
+    return tuple(((p - p.mean()) / (p.std() + 1e-6)).astype(np.float32) for p in photos)
+
+
+def _photo_crop(rng: np.random.Generator, size: int) -> np.ndarray:
+    textures = _photo_textures()
+    tex = textures[int(rng.integers(len(textures)))]
+    crop = int(rng.integers(size, min(tex.shape) + 1))
+    y, x = (int(rng.integers(0, n - crop + 1)) for n in tex.shape)
+    return cv2.resize(tex[y:y + crop, x:x + crop], (size, size), interpolation=cv2.INTER_AREA)
+
+
 def _table(scene: Scene, f: DomainFactors, rng: np.random.Generator, xx, yy) -> np.ndarray:
     base = np.ones((scene.size, scene.size, 3), np.float32) * np.array(scene.table_color, np.float32)
+    if f.table_photo:
+        base *= np.clip(1 + f.table_photo * 0.25 * _photo_crop(rng, scene.size), 0.2, 2.0)[..., None]
     if f.table_texture:
         grain_freq = rng.uniform(0.15, 0.35)
         warp = cv2.GaussianBlur(rng.standard_normal((scene.size, scene.size)).astype(np.float32), (0, 0), 4)

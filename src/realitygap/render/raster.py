@@ -54,8 +54,10 @@ def rasterize(scene: Scene) -> Raster:
         a, b = t.half_size
         inside = (np.abs(tu) < a) & (np.abs(tv) < b)
         t_edge = np.minimum(a - np.abs(tu), b - np.abs(tv))
+        # A folded towel shows its fold at u = +a: an edge without a hem seam.
+        hem_edge = np.minimum(a + tu, b - np.abs(tv)) if t.state == "folded" else t_edge
         centre = t.hem_inset + t.seam_width / 2
-        t_seam_dist = np.abs(t_edge - centre)
+        t_seam_dist = np.abs(hem_edge - centre)
         if t.inner_seam is not None:
             t_seam_dist = np.minimum(t_seam_dist, np.abs(tu - t.inner_seam))
         owner[inside] = i

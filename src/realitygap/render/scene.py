@@ -30,6 +30,7 @@ class Towel:
     fold_phase: float
     seam_sign: float                     # +1 seam drawn brighter in sim, -1 darker
     category: str = "bath_towel"         # item category, drawn from a long-tailed distribution
+    state: str = "flat"                  # flat, crumpled, or folded (in half, no seam on the fold edge)
 
 
 @dataclass
@@ -51,8 +52,11 @@ DEFAULT_CATEGORIES = {"bath_towel": 0.55, "hand_towel": 0.3, "tea_towel": 0.1, "
                       "beach_towel": 0.01}
 """Item categories and their probabilities: long-tailed, so rare/common/frequent groups exist."""
 
+DEFAULT_STATES = {"flat": 0.3, "crumpled": 0.4, "folded": 0.3}
+"""How towels lie: flat, crumpled by a smooth warp, or folded in half."""
 
-def _category(rng: np.random.Generator, weights: dict[str, float]) -> str:
+
+def _choice(rng: np.random.Generator, weights: dict[str, float]) -> str:
     names = sorted(weights)
     p = np.array([weights[n] for n in names], float)
     return names[int(rng.choice(len(names), p=p / p.sum()))]
@@ -77,7 +81,10 @@ def sample_scene(rng: np.random.Generator, size: int, cfg: dict) -> Scene:
                   focus_depth=float(rng.uniform(0.95, 0.99)))
     lo, hi = cfg["towel_size"]
     for _ in range(n):
+        state = _choice(rng, cfg.get("states", DEFAULT_STATES))
         a, b = (float(rng.uniform(lo, hi) * size / 2) for _ in range(2))
+        if state == "folded":
+            a /= 2
         margin = 0.15 * size
         width = float(rng.uniform(*cfg["seam_width"]) * size / 128)
         scene.towels.append(Towel(
@@ -88,13 +95,14 @@ def sample_scene(rng: np.random.Generator, size: int, cfg: dict) -> Scene:
             hem_inset=float(rng.uniform(*cfg["hem_inset"]) * size / 128),
             seam_width=max(width, 1.0),
             inner_seam=float(rng.uniform(-0.5, 0.5) * a) if rng.random() < cfg["inner_seam_prob"] else None,
-            warp_amp=float(rng.uniform(0, cfg["crumple"]) * size / 128),
+            warp_amp=float(rng.uniform(0.5, 1.0) * cfg["crumple"] * size / 128) if state == "crumpled" else 0.0,
             warp_freq=(float(rng.uniform(0.5, 2.0) / size), float(rng.uniform(0.5, 2.0) / size)),
             warp_phase=(float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi))),
             fold_dir=float(rng.uniform(0, np.pi)),
             fold_freq=float(rng.uniform(1.0, 3.0) / size),
             fold_phase=float(rng.uniform(0, 2 * np.pi)),
             seam_sign=float(rng.choice([-1.0, 1.0])),
-            category=_category(rng, cfg.get("categories", DEFAULT_CATEGORIES)),
+            category=_choice(rng, cfg.get("categories", DEFAULT_CATEGORIES)),
+            state=state,
         ))
     return scene
