@@ -64,7 +64,6 @@ def _round(v: float | None) -> float | None:
 def _attribution_tiles(explanations: Path, mixes: list[str], primary: str, methods: list[str], n: int,
                        domain: str) -> tuple[list[str], list[list[np.ndarray]]]:
     """Seam-target overlays of the first `n` images of `domain`: rows = mixes, columns = image x method."""
-
     columns, tiles = [], []
     for r, mix in enumerate(mixes):
         row = []
