@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from realitygap import CLASSES
+from realitygap.coco import mask_annotation
 from realitygap.io import read_json, read_mask, write_json, write_png
 
 MASK_VALUES = {"background": 0, "towel": 128, "seam": 255}
@@ -31,21 +32,16 @@ def export_mask_folders(dataset: str | os.PathLike, out: str | os.PathLike,
 def export_coco(dataset: str | os.PathLike, out_json: str | os.PathLike) -> dict:
     """COCO JSON of a rendered dataset: its item instances plus one `seam` annotation per image;
     returns the class map (category -> class) to ingest it with the dataset's folder as images."""
-    from pycocotools import mask as mask_utils
-
     dataset = Path(dataset)
     coco = read_json(dataset / "instances.json")
     seam_id = max(c["id"] for c in coco["categories"]) + 1
     annotations = list(coco["annotations"])
     for image in coco["images"]:
         mask = read_mask(dataset / image["file_name"].replace("images/", "masks/", 1))
-        seam = np.asfortranarray((mask == CLASSES.index("seam")).astype(np.uint8))
+        seam = mask == CLASSES.index("seam")
         if seam.any():
-            rle = mask_utils.encode(seam)
-            rle["counts"] = rle["counts"].decode()
             annotations.append({"id": len(annotations) + 1, "image_id": image["id"], "category_id": seam_id,
-                                "segmentation": rle, "iscrowd": 0, "area": float(mask_utils.area(rle)),
-                                "bbox": [float(v) for v in mask_utils.toBbox(rle)]})
+                                **mask_annotation(seam)})
     categories = coco["categories"] + [{"id": seam_id, "name": "seam"}]
     write_json(out_json, dict(coco, annotations=annotations, categories=categories))
     return {c["name"]: ("seam" if c["id"] == seam_id else "towel") for c in categories}

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from realitygap import CLASSES
+from realitygap.coco import annotation_mask
 from realitygap.io import InputError, atomic_dir, read_image, read_json, read_mask, write_json, write_png
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
@@ -35,15 +36,21 @@ def _images_in(folder: Path) -> list[Path]:
     return images
 
 
+def _class_index(name: str, source: str) -> int:
+    """Index of a semantic class named in a class map; an unknown name raises InputError."""
+    if name not in CLASSES:
+        raise InputError(f"{source}: class map names unknown class {name!r} (known: {list(CLASSES)})")
+    return CLASSES.index(name)
+
+
 def _value_map(class_map: dict, source: str) -> np.ndarray:
     """A 256-entry lookup from mask values to class indices (-1 = not in the class map)."""
     lut = np.full(256, -1, np.int16)
     for value, name in class_map.items():
-        if name not in CLASSES:
-            raise InputError(f"{source}: class map names unknown class {name!r} (known: {list(CLASSES)})")
+        index = _class_index(name, source)
         if not str(value).isdigit() or not 0 <= int(value) <= 255:
             raise InputError(f"{source}: class map key {value!r} must be a mask value 0..255")
-        lut[int(value)] = CLASSES.index(name)
+        lut[int(value)] = index
     return lut
 
 
@@ -128,19 +135,6 @@ def _check_annotation(ann: dict, image: dict, categories: set, source: Path) -> 
         raise InputError(f"{where}: segmentation must be polygons or RLE")
 
 
-def _annotation_mask(ann: dict, h: int, w: int) -> np.ndarray:
-    from pycocotools import mask as mask_utils
-
-    seg = ann["segmentation"]
-    if isinstance(seg, list):
-        rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
-    elif isinstance(seg.get("counts"), list):
-        rle = mask_utils.frPyObjects(seg, h, w)
-    else:
-        rle = seg
-    return mask_utils.decode(rle).astype(bool)
-
-
 def ingest_coco(coco_json: str | os.PathLike, images: str | os.PathLike, class_map: dict, domain: str,
                 out: str | os.PathLike) -> dict:
     """Import a COCO instance data set. `class_map` maps category names to semantic classes; masks
@@ -152,8 +146,8 @@ def ingest_coco(coco_json: str | os.PathLike, images: str | os.PathLike, class_m
     unmapped = sorted(set(categories.values()) - set(class_map))
     if unmapped:
         raise InputError(f"{source}: categories {unmapped} have no entry in the class map")
-    for name in set(class_map.values()) - set(CLASSES):
-        raise InputError(f"class map: unknown class {name!r} (known: {list(CLASSES)})")
+    indices = {name: _class_index(cls, "class map") for name, cls in class_map.items()}
+    label = {cid: indices[name] for cid, name in categories.items()}
     by_image = {im["id"]: [] for im in coco["images"]}
     for ann in coco["annotations"]:
         if ann.get("image_id") not in by_image:
@@ -169,8 +163,8 @@ def ingest_coco(coco_json: str | os.PathLike, images: str | os.PathLike, class_m
         mask = np.zeros(image.shape[:2], np.uint8)
         for ann in by_image[im["id"]]:
             _check_annotation(ann, im, set(categories), source)
-        for ann in sorted(by_image[im["id"]], key=lambda a: CLASSES.index(class_map[categories[a["category_id"]]])):
-            mask[_annotation_mask(ann, im["height"], im["width"])] = CLASSES.index(class_map[categories[ann["category_id"]]])
+        for ann in sorted(by_image[im["id"]], key=lambda a: label[a["category_id"]]):  # seam painted last
+            mask[annotation_mask(ann, im["height"], im["width"])] = label[ann["category_id"]]
         samples.append((Path(im["file_name"]).stem, image, mask))
     _check_unique([s[0] for s in samples], source, "image file stem")
     stems = {im["id"]: Path(im["file_name"]).stem for im in coco["images"]}

@@ -11,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from realitygap import CLASSES
+from realitygap.coco import mask_annotation
 from realitygap.io import atomic_dir, save_npz, write_json, write_png
 from realitygap.render.domain import DomainFactors, render_image
 from realitygap.render.raster import rasterize
@@ -32,18 +33,8 @@ def render_sample(index: int, domain: str, cfg: dict, seed: int) -> dict:
 
 def instance_annotations(scene, raster) -> list[dict]:
     """COCO-style annotations (RLE mask, box, area) of each towel's visible pixels."""
-    from pycocotools import mask as mask_utils
-
-    out = []
-    for i, towel in enumerate(scene.towels):
-        visible = np.asfortranarray((raster.owner == i).astype(np.uint8))
-        if not visible.any():
-            continue
-        rle = mask_utils.encode(visible)
-        rle["counts"] = rle["counts"].decode()
-        out.append({"category": towel.category, "segmentation": rle, "iscrowd": 0,
-                    "area": float(mask_utils.area(rle)), "bbox": [float(v) for v in mask_utils.toBbox(rle)]})
-    return out
+    return [{"category": towel.category, **mask_annotation(raster.owner == i)}
+            for i, towel in enumerate(scene.towels) if (raster.owner == i).any()]
 
 
 def frequency_group(image_count: int) -> str:
