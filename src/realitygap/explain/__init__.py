@@ -1,9 +1,21 @@
 """Attribution methods for segmentation models, one file per method, found by name."""
 
-from realitygap.explain.base import Explainer, Target, normalise_maps, target_score
+from realitygap.explain.activations import Activations
+from realitygap.explain.base import CAMExplainer, Explainer, Target, build_targets, normalise_maps, target_score
 from realitygap.explain.gradcam import GradCAM
+from realitygap.explain.gradcampp import GradCAMPlusPlus
+from realitygap.explain.integrated_gradients import IntegratedGradients
+from realitygap.explain.kernelshap import KernelSHAP
+from realitygap.explain.layercam import LayerCAM
+from realitygap.explain.minmax import DMinMaxGradCAM, MinMaxCAM
+from realitygap.explain.occlusion import Occlusion
+from realitygap.explain.rise import RISE
 from realitygap.explain.saliency import Saliency
+from realitygap.explain.scorecam import ScoreCAM
+from realitygap.explain.smoothgrad import SmoothGrad
 
-METHODS: dict[str, type[Explainer]] = {cls.name: cls for cls in (GradCAM, Saliency)}
+METHODS: dict[str, type[Explainer]] = {cls.name: cls for cls in (
+    Saliency, SmoothGrad, IntegratedGradients, GradCAM, GradCAMPlusPlus, ScoreCAM, LayerCAM, MinMaxCAM,
+    DMinMaxGradCAM, Occlusion, RISE, KernelSHAP, Activations)}
 
-__all__ = ["METHODS", "Explainer", "Target", "GradCAM", "Saliency", "normalise_maps", "target_score"]
+__all__ = ["METHODS", "Explainer", "CAMExplainer", "Target", "build_targets", "normalise_maps", "target_score"]

@@ -6,25 +6,12 @@ target layer."""
 from __future__ import annotations
 
 import torch
-from torch.nn import functional as F
 
-from realitygap.explain.base import Explainer, LayerCapture, Target, resolve_layer, target_score
+from realitygap.explain.base import CAMExplainer
 
 
-class GradCAM(Explainer):
+class GradCAM(CAMExplainer):
     name = "gradcam"
 
-    def attribute(self, x: torch.Tensor, targets: list[Target]) -> torch.Tensor:
-        module, side = resolve_layer(self.net, self.target_layer)
-        with torch.enable_grad(), LayerCapture(module, side) as capture:
-            logits = self.logits(x.detach().requires_grad_(True))
-            acts = capture.activation
-            maps = []
-            for i, target in enumerate(targets):
-                score = target_score(logits, target).sum()
-                (grads,) = torch.autograd.grad(score, acts, retain_graph=i < len(targets) - 1,
-                                               allow_unused=False)
-                weights = grads.mean(dim=(2, 3), keepdim=True)
-                maps.append(F.relu((weights * acts).sum(1)).detach())
-        cams = torch.stack(maps, 1)
-        return F.interpolate(cams, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    def channel_weights(self, acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+        return grads.mean(dim=(2, 3), keepdim=True)

@@ -8,16 +8,19 @@ import torch
 from realitygap.explain.base import Explainer, Target, target_score
 
 
+def input_gradients(explainer: Explainer, x: torch.Tensor, targets: list[Target],
+                    index: torch.Tensor | None = None) -> torch.Tensor:
+    """Gradients (B, T, 3, H, W) of each target's score with respect to the inputs `x` (B, 3, H, W)."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        logits = explainer.logits(x)
+        grads = [torch.autograd.grad(target_score(logits, t, index).sum(), x, retain_graph=True)[0]
+                 for t in targets]
+    return torch.stack(grads, 1)
+
+
 class Saliency(Explainer):
     name = "saliency"
 
     def attribute(self, x: torch.Tensor, targets: list[Target]) -> torch.Tensor:
-        x = x.detach().requires_grad_(True)
-        with torch.enable_grad():
-            logits = self.logits(x)
-            maps = []
-            for i, target in enumerate(targets):
-                (grads,) = torch.autograd.grad(target_score(logits, target).sum(), x,
-                                               retain_graph=i < len(targets) - 1)
-                maps.append(grads.abs().amax(1))
-        return torch.stack(maps, 1)
+        return input_gradients(self, x, targets).abs().amax(2)
