@@ -2,7 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from realitygap.score.explanations import average_drop_increase, mass_share
+from realitygap.explain import GradCAM, build_targets
+from realitygap.models import forward_logits
+from realitygap.score.explanations import (average_drop_increase, confidences, faithfulness, localisation,
+                                           mass_share, randomise, sanity_check)
 from realitygap.score.segmentation import segmentation_scores
 
 
@@ -55,3 +58,81 @@ def test_mass_share():
     mask = np.zeros((2, 4, 4), bool)
     mask[:, 0] = True
     assert mass_share(maps, mask).tolist() == [0.5, 1.0]
+
+
+@pytest.fixture
+def scored(small_model):
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (3, 48, 48, 3), dtype=np.uint8)
+    with torch.no_grad():
+        pred = forward_logits(small_model, torch.from_numpy(images)).argmax(1)
+    present = [c for c in range(3) if (pred == c).any()]
+    return images, build_targets(pred, present, 3)
+
+
+def test_faithfulness_scores_follow_their_definitions(small_model, scored):
+    """Recompute each score by hand from confidences of explicitly built images."""
+    images, targets = scored
+    rng = np.random.default_rng(2)
+    maps = rng.random((len(images), len(targets), 48, 48)).astype(np.float32)
+    got = faithfulness(small_model, images, maps, targets, steps=2)
+    x = torch.from_numpy(images).float()
+    for t, target in enumerate(targets):
+        m = torch.from_numpy(maps[:, t])[..., None]
+        keep = target.region.flatten(1).any(1)
+        y = confidences(small_model, x, [target])[keep, 0].numpy()
+        o = confidences(small_model, x * m, [target])[keep, 0].numpy()
+        rest = confidences(small_model, x * (1 - m), [target])[keep, 0].numpy()
+        row = got[["background", "towel", "seam"][target.class_index]]
+        assert row["average_drop"] == pytest.approx(100 * np.mean(np.maximum(0, y - o) / y), abs=1e-3)
+        assert row["increase_in_confidence"] == pytest.approx(100 * np.mean(o > y), abs=1e-3)
+        assert row["average_retention"] == pytest.approx(100 * np.mean(np.maximum(0, y - rest) / y), abs=1e-3)
+        # deletion with 2 steps: the whole image, its top half by map value blacked out, all black
+        order = torch.from_numpy(maps[:, t]).flatten(1).argsort(1, descending=True)[:, :48 * 48 // 2]
+        half = x.clone().view(len(x), -1, 3)
+        for i in range(len(x)):
+            half[i, order[i]] = 0
+        curve = [confidences(small_model, im, [target])[:, 0] for im in (x, half.view_as(x), torch.zeros_like(x))]
+        auc = 100 * ((curve[0] + 2 * curve[1] + curve[2]) / 4)[keep].mean()
+        assert row["deletion_auc"] == pytest.approx(float(auc), abs=1e-3)
+        others = [n for n in target.others if n.region.any()]
+        if others:
+            assert row["average_drop_of_others"] is not None and 0 <= row["average_drop_of_others"] <= 100
+
+
+def test_energy_pointing_game_and_seam_share():
+    truth = np.zeros((1, 4, 4), np.uint8)
+    truth[0, 0] = 2           # seam: top row
+    truth[0, 1] = 1           # towel: second row
+    maps = np.zeros((1, 2, 4, 4), np.float32)
+    maps[0, 0, 0, :2] = 1.0   # towel map: half its mass on the seam, none on the towel
+    maps[0, 0, 1, 0] = 2.0
+    maps[0, 1, 0] = 1.0       # seam map: all on the seam
+    got = localisation(maps, truth, [1, 2])
+    assert got["towel"]["seam_share"] == 50.0 and got["towel"]["energy_pointing_game"] == 50.0
+    assert got["seam"]["energy_pointing_game"] == 100.0 and got["seam"]["seam_area"] == 25.0
+
+
+def test_randomisation_changes_only_the_listed_blocks(small_model):
+    copy_ = randomise(small_model, ["decode_head"], seed=0)
+    before, after = small_model.state_dict(), copy_.state_dict()
+    changed = {k.split(".")[0] for k in before if before[k].is_floating_point() and not torch.equal(before[k], after[k])}
+    assert changed == {"decode_head"}
+
+
+def test_sanity_check_separates_model_dependent_maps(small_model, scored):
+    """A map that ignores the model (image brightness) keeps a rank correlation of 1 under
+    randomisation; Grad-CAM's falls."""
+    images, targets = scored
+    x = torch.from_numpy(images)
+
+    def brightness(model, imgs, tgts):
+        return imgs.float().mean(-1)[:, None].expand(-1, len(tgts), -1, -1).numpy()
+
+    def gradcam(model, imgs, tgts):
+        return GradCAM(model, "decode_head.conv_seg:input").explain(imgs, tgts).numpy()
+
+    blind = sanity_check(small_model, brightness, x, targets, brightness(small_model, x, targets))
+    assert blind["spearman_full"] == pytest.approx(1.0)
+    real = sanity_check(small_model, gradcam, x, targets, gradcam(small_model, x, targets))
+    assert len(real["spearman_by_step"]) == 3 and real["spearman_full"] < 0.9

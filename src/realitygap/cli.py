@@ -57,7 +57,7 @@ def _predict(a) -> None:
 
 def _explain(a) -> None:
     from realitygap.explain.stage import run_explain
-    run_explain(a.weights, a.model, a.size, a.method, a.params, a.datasets, a.out, a.device)
+    run_explain(a.weights, a.model, a.size, a.method, a.params, a.datasets, a.out, a.device, a.seed)
 
 
 def _score(a) -> None:
@@ -67,7 +67,8 @@ def _score(a) -> None:
     elif a.what == "matrix":
         stage.run_score_matrix(a.inputs, a.out, a.csv)
     else:
-        stage.run_score_explanations(a.inputs[0], a.weights, a.model, a.size, a.datasets, a.out, a.device)
+        stage.run_score_explanations(a.inputs[0], a.weights, a.model, a.size, a.datasets, a.out, a.device,
+                                     a.params)
 
 
 def _augment(a) -> None:
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True)
     p.add_argument("--params", type=_json, required=True, help="JSON explain section of params")
     p.add_argument("--datasets", type=_json, required=True, help="JSON {domain: [dataset, split]}")
+    p.add_argument("--seed", type=int, default=0, help="seed of sampling methods (SmoothGrad, RISE, KernelSHAP)")
     p.add_argument("--out", required=True, help="output folder")
 
     p = stage("score", _score, "Score predictions, gather the gap matrix, or score explanations.")
@@ -148,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int)
     p.add_argument("--device", default="auto")
     p.add_argument("--datasets", type=_json, help="explanations: JSON {domain: dataset}")
+    p.add_argument("--params", type=_json, default={},
+                   help="explanations: JSON {deletion_steps, sanity_images} (the score section of params)")
     p.add_argument("--out", required=True)
 
     p = stage("augment", _augment, "Apply an augmentation policy to the training samples of a mix.")

@@ -1,32 +1,41 @@
-"""Faithfulness and localisation scores of attribution maps, adapted to segmentation targets.
+"""Faithfulness, localisation and sanity scores of attribution maps, adapted to segmentation targets.
 
-Adaptation (after Chattopadhyay et al. 2018 and David et al. for the definitions in REFERENCES.md):
-the score Y of a target (class c over region M) is the mean softmax probability of c over the pixels
-of M, so it is positive and bounded as the definitions need. O is the same score for the image
-multiplied pixel-wise by the map, normalised to [0, 1] (the region that the map keeps).
+Adaptation (definitions in REFERENCES.md, after Chattopadhyay et al. 2018, David et al. 2022 and
+Petsiuk et al. 2018): the score Y of a target (class c over region M) is the mean softmax probability
+of c over the pixels of M, so it is positive and bounded as the definitions need. Maps are in [0, 1].
+- O: the score on the image multiplied pixel-wise by the map (the region the map keeps; the rest
+  goes black); O': the same with the complement (1 - map) kept.
 - Average Drop % = 100 * mean(max(0, Y - O) / Y); lower is better.
 - Increase in Confidence % = 100 * mean([O > Y]); higher is better.
+- Average Retention % = Average Drop computed with O'; higher is better.
+- Average Drop of Others %: the Average Drop of the other classes present (their own regions) when
+  the map of c is kept; higher is better; undefined (None) when no other class is present.
+- Deletion / insertion AUC: pixels in decreasing map order are set to black (deletion) or restored
+  from a Gaussian-blurred copy (insertion) in `steps` equal steps; the score curve's area by the
+  trapezoid rule over the removed fraction in [0, 1], times 100. Lower deletion, higher insertion.
+- Energy-based pointing game (Score-CAM paper): the share of the map's mass inside the target's own
+  ground-truth region; seam share: the share on the ground-truth seam, beside the seam's area share
+  (what a uniform map would score).
+- Sanity (Adebayo et al. 2018, cascading randomisation): re-initialise the model's blocks from the
+  output back and report the mean Spearman rank correlation between the maps of the trained and the
+  randomised model at each step; a faithful method's correlation falls towards 0.
 Targets with an empty region (Y undefined) are left out and counted.
-- Seam share: the share of the map's mass that falls on the ground-truth seam pixels, beside the
-  seam's share of the image area (what a uniform map would score).
 """
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
+from scipy.stats import spearmanr
+from torchvision.transforms.functional import gaussian_blur
 
 from realitygap import CLASSES
+from realitygap.explain.base import Target, target_confidence
 from realitygap.models import forward_logits
 
-
-def region_confidence(net: torch.nn.Module, images: torch.Tensor, class_index: int,
-                      region: torch.Tensor) -> torch.Tensor:
-    """Mean softmax probability of `class_index` over `region` (N, H, W) per image: (N,)."""
-    with torch.no_grad():
-        prob = forward_logits(net, images).softmax(1)[:, class_index]
-    area = region.sum(dim=(1, 2)).clamp(min=1)
-    return (prob * region).sum(dim=(1, 2)) / area
+SANITY_CASCADE = ("decode_head", "backbone.decoder", "backbone.encoder")
 
 
 def average_drop_increase(y: np.ndarray, o: np.ndarray) -> tuple[float, float]:
@@ -35,24 +44,80 @@ def average_drop_increase(y: np.ndarray, o: np.ndarray) -> tuple[float, float]:
     return float(100 * drop.mean()), float(100 * (o > y).mean())
 
 
-def faithfulness(net: torch.nn.Module, images: np.ndarray, maps: np.ndarray, class_indices: list[int],
-                 regions: np.ndarray) -> dict:
-    """Average Drop and Increase in Confidence per target class; `regions` is (N, T, H, W) bool."""
+@torch.no_grad()
+def confidences(net: torch.nn.Module, images: torch.Tensor, targets: list[Target],
+                batch_size: int = 64) -> torch.Tensor:
+    """Target confidences (B, T) of float RGB images (B, H, W, 3) in [0, 255], rows = images."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        logits = forward_logits(net, images[start:start + batch_size])
+        rows = torch.arange(start, start + len(logits), device=images.device) % len(targets[0].region)
+        out.append(torch.stack([target_confidence(logits, t, rows) for t in targets], 1))
+    return torch.cat(out)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def drop_of_others(net, x: torch.Tensor, kept: torch.Tensor, target: Target, keep: torch.Tensor) -> float | None:
+    """Average Drop % of the other classes present (in images `keep`) when the map of `target` is kept."""
+    if not target.others:
+        return None
+    y, o = confidences(net, x, target.others), confidences(net, kept, target.others)
+    present = torch.stack([other.region.flatten(1).any(1) for other in target.others], 1) & keep[:, None]
+    if not present.any():
+        return None
+    return average_drop_increase(y[present].cpu().numpy().clip(1e-8), o[present].cpu().numpy())[0]
+
+
+def curve_auc(net, x: torch.Tensor, saliency: torch.Tensor, target: Target, steps: int, insertion: bool,
+              keep: torch.Tensor) -> float:
+    """Deletion or insertion AUC (x100) of one target's maps (N, H, W), mean over images `keep`."""
+    n, h, w, _ = x.shape
+    order = saliency.flatten(1).argsort(dim=1, descending=True)
+    if insertion:
+        start = gaussian_blur(x.permute(0, 3, 1, 2), [11, 11], [5.0, 5.0]).permute(0, 2, 3, 1)
+    else:
+        start = torch.zeros_like(x)
+    frames = []
+    for k in range(steps + 1):
+        chosen = torch.zeros(n, h * w, dtype=torch.bool, device=x.device)
+        chosen.scatter_(1, order[:, :round(k / steps * h * w)], True)
+        chosen = chosen.view(n, h, w, 1)
+        frames.append(torch.where(chosen, x, start) if insertion else torch.where(chosen, start, x))
+    scores = confidences(net, torch.cat(frames), [target]).view(steps + 1, n)
+    return float(100 * torch.trapezoid(scores, dx=1.0 / steps, dim=0)[keep].mean())
+
+
+def faithfulness(net: torch.nn.Module, images: np.ndarray, maps: np.ndarray, targets: list[Target],
+                 steps: int = 16) -> dict:
+    """Per target class: Average Drop, Increase in Confidence, Average Retention, Average Drop of
+    Others and deletion/insertion AUC. `images` uint8 (N, H, W, 3), `maps` (N, T, H, W) in [0, 1]."""
     device = next(net.parameters()).device
-    x = torch.from_numpy(images).to(device)
+    x = torch.from_numpy(images).to(device).float()
+    m = torch.from_numpy(maps).to(device).float()
+    y = confidences(net, x, targets)
     out = {}
-    for t, c in enumerate(class_indices):
-        region = torch.from_numpy(regions[:, t]).to(device)
-        keep = region.flatten(1).any(1).cpu().numpy()
+    for t, target in enumerate(targets):
+        keep = target.region.flatten(1).any(1)
+        name = CLASSES[target.class_index]
         if not keep.any():
-            out[CLASSES[c]] = {"average_drop": None, "increase_in_confidence": None, "targets": 0}
+            out[name] = {"average_drop": None, "increase_in_confidence": None, "targets": 0,
+                         "empty_regions": int(len(keep))}
             continue
-        kept = torch.from_numpy(maps[:, t]).to(device)[..., None] * x.float()
-        y = region_confidence(net, x, c, region).cpu().numpy()[keep]
-        o = region_confidence(net, kept.round().clamp(0, 255).to(torch.uint8), c, region).cpu().numpy()[keep]
-        drop, increase = average_drop_increase(y, o)
-        out[CLASSES[c]] = {"average_drop": round(drop, 3), "increase_in_confidence": round(increase, 3),
-                           "targets": int(keep.sum()), "empty_regions": int((~keep).sum())}
+        kept, rest = x * m[:, t, ..., None], x * (1 - m[:, t, ..., None])
+        yt = y[keep, t].cpu().numpy().clip(1e-8)
+        o = confidences(net, kept, [target])[keep, 0].cpu().numpy()
+        o_rest = confidences(net, rest, [target])[keep, 0].cpu().numpy()
+        drop, increase = average_drop_increase(yt, o)
+        out[name] = {
+            "average_drop": _round(drop), "increase_in_confidence": _round(increase),
+            "average_retention": _round(average_drop_increase(yt, o_rest)[0]),
+            "average_drop_of_others": _round(drop_of_others(net, x, kept, target, keep)),
+            "deletion_auc": _round(curve_auc(net, x, m[:, t], target, steps, False, keep)),
+            "insertion_auc": _round(curve_auc(net, x, m[:, t], target, steps, True, keep)),
+            "targets": int(keep.sum()), "empty_regions": int((~keep).sum())}
     return out
 
 
@@ -63,10 +128,52 @@ def mass_share(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.divide(on, total, out=np.zeros_like(on, dtype=np.float64), where=total > 0)
 
 
-def seam_share(maps: np.ndarray, truth: np.ndarray, class_indices: list[int]) -> dict:
-    """Per target class: mean share of attribution on true seam pixels, and the seam's area share."""
+def localisation(maps: np.ndarray, truth: np.ndarray, class_indices: list[int]) -> dict:
+    """Per target class: seam share (and the seam's area share) and the energy-based pointing game
+    (share of the map on the target's own true region, over images where that region exists), in %."""
     seam = truth == CLASSES.index("seam")
-    area = float(seam.mean())
-    return {CLASSES[c]: {"seam_share": round(float(mass_share(maps[:, t].astype(np.float64), seam).mean()) * 100, 3),
-                         "seam_area": round(area * 100, 3)}
-            for t, c in enumerate(class_indices)}
+    out = {}
+    for t, c in enumerate(class_indices):
+        own = truth == c
+        has = own.any(axis=(1, 2))
+        energy = mass_share(maps[:, t].astype(np.float64), own)[has]
+        out[CLASSES[c]] = {
+            "seam_share": round(float(mass_share(maps[:, t].astype(np.float64), seam).mean()) * 100, 3),
+            "seam_area": round(float(seam.mean()) * 100, 3),
+            "energy_pointing_game": round(float(energy.mean()) * 100, 3) if has.any() else None,
+            "own_area": round(float(own.mean()) * 100, 3)}
+    return out
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Mean Spearman correlation between paired maps (N, T, H, W); constant maps are skipped."""
+    values = []
+    for u, v in zip(a.reshape(-1, a.shape[-2] * a.shape[-1]), b.reshape(-1, b.shape[-2] * b.shape[-1])):
+        if u.std() > 0 and v.std() > 0:
+            values.append(spearmanr(u, v).statistic)
+    return round(float(np.mean(values)), 4) if values else None
+
+
+def randomise(net: torch.nn.Module, blocks: list[str], seed: int) -> torch.nn.Module:
+    """A copy of `net` whose listed blocks are re-initialised (every module with `reset_parameters`)."""
+    torch.manual_seed(seed)
+    copy_ = copy.deepcopy(net)
+    for block in blocks:
+        for module in copy_.get_submodule(block).modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+            if hasattr(module, "reset_running_stats"):
+                module.reset_running_stats()
+    return copy_.eval()
+
+
+def sanity_check(net: torch.nn.Module, explain, images: torch.Tensor, targets: list[Target], maps: np.ndarray,
+                 cascade: tuple[str, ...] = SANITY_CASCADE, seed: int = 0) -> dict:
+    """Cascading model-parameter randomisation: rank correlation of the maps at each step.
+    `explain(model, images, targets)` recomputes the method's maps on another model."""
+    steps = {}
+    for k in range(1, len(cascade) + 1):
+        randomised = randomise(net, list(cascade[:k]), seed)
+        other = explain(randomised, images, targets)
+        steps["+".join(cascade[:k])] = rank_correlation(maps, other)
+    return {"spearman_by_step": steps, "spearman_full": steps["+".join(cascade)]}

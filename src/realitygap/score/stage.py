@@ -15,7 +15,10 @@ from realitygap.data import load_samples
 from realitygap.io import atomic_path, read_json, write_json
 from realitygap.models import load_model
 from realitygap.predict import load_batch
-from realitygap.score.explanations import faithfulness, seam_share
+import torch
+
+from realitygap.explain import METHODS, build_targets
+from realitygap.score.explanations import faithfulness, localisation, sanity_check
 from realitygap.score.segmentation import segmentation_scores
 
 
@@ -50,26 +53,49 @@ def run_score_matrix(score_files: list[str], out_json: str | os.PathLike, out_cs
 
 
 def run_score_explanations(explanations: str | os.PathLike, weights: str, model: dict, size: int,
-                           datasets: dict[str, str], out: str | os.PathLike, device: str = "auto") -> dict:
-    """Faithfulness (Average Drop, Increase in Confidence) and seam share of one explain output."""
+                           datasets: dict[str, str], out: str | os.PathLike, device: str = "auto",
+                           cfg: dict | None = None) -> dict:
+    """Faithfulness, localisation and the randomisation sanity check of one explain output, on all
+    explained images and per domain. `cfg`: `deletion_steps`, `sanity_images`."""
+    cfg = {"deletion_steps": 16, "sanity_images": 4, **(cfg or {})}
     explanations = Path(explanations)
     meta = read_json(explanations / "meta.json")
     with np.load(explanations / "maps.npz") as data:
         maps, truth, pred = data["maps"].astype(np.float32), data["truth"], data["pred"]
     by_id = {s.id: s for dataset in datasets.values() for s in load_samples(dataset)}
+    missing = [i for i in meta["ids"] if i not in by_id]
+    if missing:
+        raise ValueError(f"{explanations}: explained images {missing[:5]} are not in the datasets {sorted(datasets)}")
     images, _ = load_batch([by_id[i] for i in meta["ids"]])
-    class_indices = [CLASSES.index(c) for c in meta["classes"]]
-    labels = pred if meta["region"] == "predicted" else truth
-    regions = np.stack([labels == c for c in class_indices], 1)
     net = load_model(weights, model, size, device)
-    result = {"method": meta["method"], "images": len(meta["ids"]),
-              "faithfulness": faithfulness(net, images, maps, class_indices, regions),
-              "localisation": seam_share(maps, truth, class_indices),
-              "by_domain": {}}
-    for domain in sorted(set(meta["domains"])):
-        pick = np.array(meta["domains"]) == domain
-        result["by_domain"][domain] = {
-            "faithfulness": faithfulness(net, images[pick], maps[pick], class_indices, regions[pick]),
-            "localisation": seam_share(maps[pick], truth[pick], class_indices)}
+    class_indices = [CLASSES.index(c) for c in meta["classes"]]
+    labels = torch.from_numpy(pred if meta["region"] != "truth" else truth).long()
+    box = tuple(meta["box"]) if meta["region"] == "box" else None
+    domains = np.array(meta["domains"])
+
+    def scores(pick: np.ndarray) -> dict:
+        targets = build_targets(labels[pick], class_indices, len(CLASSES), box)
+        return {"faithfulness": faithfulness(net, images[pick], maps[pick], targets, cfg["deletion_steps"]),
+                "localisation": localisation(maps[pick], truth[pick], class_indices)}
+
+    every = np.ones(len(domains), bool)
+    result = {"method": meta["method"], "images": len(meta["ids"]), **scores(every),
+              "by_domain": {d: scores(domains == d) for d in sorted(set(meta["domains"]))}}
+    result["sanity"] = sanity(net, meta, images, labels, maps, class_indices, box, cfg["sanity_images"])
     write_json(out, result)
     return result
+
+
+def sanity(net, meta: dict, images: np.ndarray, labels: torch.Tensor, maps: np.ndarray, class_indices: list[int],
+           box, count: int) -> dict:
+    """The cascading randomisation test on the first `count` explained images of each domain."""
+    domains = np.array(meta["domains"])
+    pick = np.concatenate([np.flatnonzero(domains == d)[:count] for d in sorted(set(meta["domains"]))])
+    targets = build_targets(labels[pick], class_indices, len(CLASSES), box)
+    x = torch.from_numpy(images[pick])
+
+    def explain(model, imgs, tgts):
+        method = METHODS[meta["method"]](model, meta["target_layer"], seed=meta.get("seed", 0),
+                                         **meta.get("options", {}))
+        return method.explain(imgs, tgts).cpu().numpy()
+    return {"images": int(len(pick)), **sanity_check(net, explain, x, targets, maps[pick])}
