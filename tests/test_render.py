@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -136,3 +138,22 @@ def test_folded_towels_have_no_seam_on_the_fold():
     near_open_edge = on_towel & (t.half_size[0] + r.u < t.hem_inset + t.seam_width) & (np.abs(r.v) < t.half_size[1] - 8)
     assert near_fold.any() and not (r.mask[near_fold] == 2).any()
     assert (r.mask[near_open_edge] == 2).any()
+
+
+def test_cue_mask_marks_exactly_where_the_planted_tint_is_drawn():
+    cfg = {"size": 64, "scene": SCENE}
+    for index in range(3):
+        clean = render_sample(index, "d", {**cfg, "factors": {}}, 7)
+        tinted = render_sample(index, "d", {**cfg, "factors": {"seam_tint": 0.5}}, 7)
+        changed = (clean["image"] != tinted["image"]).any(-1)
+        fringe = (tinted["cues"] & 1).astype(bool)
+        assert fringe.any() and np.array_equal(changed, fringe & changed) and changed.sum() >= 0.9 * fringe.sum()
+        assert not (fringe & (tinted["mask"] == 2)).any()      # the fringe lies beside the seam, not on it
+
+
+def test_manifest_records_cue_regions_and_factors(tmp_path, render_cfg):
+    out = run_render("sim", render_cfg({"seam_tint": 0.5}, count=2), 0, tmp_path / "sim")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["cues"]["fringe"] == {"bit": 1, "factors": ["seam_tint"]}
+    assert manifest["factors"] == {"seam_tint": 0.5}
+    assert all((out / s["cues"]).exists() for s in manifest["samples"])

@@ -25,6 +25,7 @@ class Sample:
     image: Path
     mask: Path
     depth: Path | None = None
+    cues: Path | None = None          # bit mask of the renderer's cue regions (rendered data only)
 
 
 def load_samples(dataset: str | Path, split_file: str | Path | None = None, split: str = "train",
@@ -49,7 +50,8 @@ def load_samples(dataset: str | Path, split_file: str | Path | None = None, spli
         keep = set(scenes[:max(1, math.ceil(fraction * len(scenes)))])
         chosen = [s for s in chosen if s["scene"] in keep]
     return [Sample(s["id"], dataset / s["image"], dataset / s["mask"],
-                   dataset / s["depth"] if s.get("depth") else None) for s in chosen]
+                   dataset / s["depth"] if s.get("depth") else None,
+                   dataset / s["cues"] if s.get("cues") else None) for s in chosen]
 
 
 @DATASETS.register_module()

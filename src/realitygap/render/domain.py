@@ -116,10 +116,38 @@ def _seams(img: np.ndarray, scene: Scene, r: Raster, f: DomainFactors) -> np.nda
         profile = np.cos(np.pi * np.minimum(r.seam_dist, width) / np.maximum(2 * width, 1e-6))
         img = np.where(near[..., None], img * (1 + f.seam_ridge * 0.5 * profile)[..., None], img)
     if f.seam_tint:
-        width = np.array([0.0] + [t.seam_width for t in scene.towels], np.float32)[r.owner + 1]
-        fringe = (r.owner >= 0) & (r.seam_dist > width / 2) & (r.seam_dist <= width / 2 + 1.5)
-        img = np.where(fringe[..., None], (1 - f.seam_tint) * img + f.seam_tint * SPURIOUS_TINT, img)
+        img = np.where(seam_fringe(scene, r)[..., None], (1 - f.seam_tint) * img + f.seam_tint * SPURIOUS_TINT, img)
     return img
+
+
+def seam_fringe(scene: Scene, r: Raster) -> np.ndarray:
+    """The band beside each seam where the planted tint is drawn (in every domain's geometry)."""
+    width = np.array([0.0] + [t.seam_width for t in scene.towels], np.float32)[r.owner + 1]
+    return (r.owner >= 0) & (r.seam_dist > width / 2) & (r.seam_dist <= width / 2 + 1.5)
+
+
+CUES: dict[str, tuple[int, tuple[str, ...]]] = {
+    "fringe": (1, ("seam_tint",)),
+    "corners": (2, ("vignetting", "chromatic_aberration")),
+    "defocus": (4, ("depth_of_field",)),
+}
+"""Image regions where localised factors act: name -> (bit in the cue mask, factors)."""
+
+MASK_CUES: dict[str, tuple[int, tuple[str, ...]]] = {
+    "table": (0, ("table_texture", "table_photo")),
+    "towel": (1, ("fabric_texture", "fold_shading")),
+}
+"""Regions given by the semantic mask: name -> (class value, factors acting there)."""
+
+
+def cue_mask(scene: Scene, r: Raster) -> np.ndarray:
+    """uint8 bit mask of the `CUES` regions of a scene, independent of the domain's factors."""
+    size = scene.size
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    corners = ((xx - size / 2) ** 2 + (yy - size / 2) ** 2) / (size / 2) ** 2 / 2 > 0.5
+    defocus = np.abs(r.depth - scene.focus_depth) / 0.03 > 0.5
+    bits = CUES["fringe"][0] * seam_fringe(scene, r) + CUES["corners"][0] * corners + CUES["defocus"][0] * defocus
+    return bits.astype(np.uint8)
 
 
 def _camera(img: np.ndarray, scene: Scene, r: Raster, f: DomainFactors, rng: np.random.Generator,

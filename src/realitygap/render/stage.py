@@ -13,7 +13,7 @@ from tqdm import tqdm
 from realitygap import CLASSES
 from realitygap.coco import mask_annotation
 from realitygap.io import atomic_dir, save_npz, write_json, write_png
-from realitygap.render.domain import DomainFactors, render_image
+from realitygap.render.domain import CUES, DomainFactors, cue_mask, render_image
 from realitygap.render.raster import rasterize
 from realitygap.render.scene import sample_scene
 from realitygap.seeding import derive_seed
@@ -27,7 +27,7 @@ def render_sample(index: int, domain: str, cfg: dict, seed: int) -> dict:
     factors = DomainFactors.from_dict(cfg["factors"])
     image = render_image(scene, raster, factors, np.random.default_rng(derive_seed(seed, "noise", domain, index)))
     meta = {"domain": domain, "index": index, "scene": scene.to_dict(), "factors": factors.__dict__}
-    return {"image": image, "mask": raster.mask, "depth": raster.depth, "meta": meta,
+    return {"image": image, "mask": raster.mask, "depth": raster.depth, "cues": cue_mask(scene, raster), "meta": meta,
             "instances": instance_annotations(scene, raster)}
 
 
@@ -67,9 +67,11 @@ def _write_sample(root: Path, sid: str, sample: dict) -> dict:
     write_png(root / "images" / f"{sid}.png", sample["image"])
     write_png(root / "masks" / f"{sid}.png", sample["mask"])
     save_npz(root / "depth" / f"{sid}.npz", depth=sample["depth"].astype(np.float16))
+    write_png(root / "cues" / f"{sid}.png", sample["cues"])
     write_json(root / "meta" / f"{sid}.json", sample["meta"])
     return {"id": sid, "scene": f"{sample['meta']['domain']}-scene{sample['meta']['index']:05d}",
-            "image": f"images/{sid}.png", "mask": f"masks/{sid}.png", "depth": f"depth/{sid}.npz"}
+            "image": f"images/{sid}.png", "mask": f"masks/{sid}.png", "depth": f"depth/{sid}.npz",
+            "cues": f"cues/{sid}.png"}
 
 
 def run_render(domain: str, cfg: dict, seed: int, out: str | os.PathLike, jobs: int = 1) -> Path:
@@ -92,6 +94,8 @@ def run_render(domain: str, cfg: dict, seed: int, out: str | os.PathLike, jobs: 
                     instances += [s["instances"] for s in chunk]
                     progress.update(len(chunk))
         write_json(tmp / "instances.json", coco_document(samples, instances, cfg["size"]))
-        write_json(tmp / "manifest.json", {"domain": domain, "size": cfg["size"], "classes": list(CLASSES),
-                                           "samples": samples})
+        write_json(tmp / "manifest.json", {
+            "domain": domain, "size": cfg["size"], "classes": list(CLASSES), "factors": cfg["factors"],
+            "cues": {name: {"bit": bit, "factors": list(factors)} for name, (bit, factors) in CUES.items()},
+            "samples": samples})
     return out
