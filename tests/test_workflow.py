@@ -44,11 +44,19 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     assert gap["points"] == pytest.approx(gap["real_on_real"] - gap["sim_on_real"], abs=0.01)
     assert "camera" in metrics["policies"] and "gap_closed" in metrics["policies"]["camera"]
     assert metrics["timings_s"]["total"] > 0 and "train" in metrics["timings_s"]
-    for method in ("gradcam", "saliency"):
+    for method in ("gradcam", "saliency", "minmax_cam", "rise"):
         folder = tiny_run / "results/explanations/real/unet" / method
         assert (folder / "maps.npz").exists() and list((folder / "overlays").glob("*.png"))
         xai = metrics["explanations"]["sim"][method]
-        assert "average_drop" in xai["faithfulness"]["seam"] and "seam_share" in xai["localisation"]["seam"]
+        assert {"average_drop", "average_retention", "deletion_auc", "insertion_auc"} <= set(xai["faithfulness"]["seam"])
+        assert "energy_pointing_game" in xai["localisation"]["seam"]
+        assert -1 <= xai["sanity_spearman"] <= 1
+    assert not (tiny_run / "results/explanations/real/aspp").exists()     # explain/models: [unet]
+    diagnosis = json.loads((tiny_run / "results/explanations/diagnosis/unet/diagnosis.json").read_text())
+    assert {r["region"] for r in diagnosis["regions"]} == {"table", "towel", "fringe", "corners", "defocus"}
+    assert set(diagnosis["cka"]["real"]) == set(yaml.safe_load((REPO / "params.yaml").read_text())
+                                               ["profiles"]["tiny"]["diagnose"]["cka_layers"])
+    assert metrics["diagnosis"]["ranked_causes"] == diagnosis["ranked_causes"]
     csv = (tiny_run / "results/scores/matrix.csv").read_text().splitlines()
     assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * 4 * 2
     html = (tiny_run / "results/report/report.html").read_text()

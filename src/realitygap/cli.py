@@ -60,6 +60,12 @@ def _explain(a) -> None:
     run_explain(a.weights, a.model, a.size, a.method, a.params, a.datasets, a.out, a.device, a.seed)
 
 
+def _diagnose(a) -> None:
+    from realitygap.diagnose import run_diagnose
+    run_diagnose(a.source_weights, a.target_weights, a.model, a.size, a.explanations, a.datasets,
+                 {"source": a.source_domain, "target": a.target_domain}, a.params, a.out, a.device)
+
+
 def _score(a) -> None:
     from realitygap.score import stage
     if a.what == "segmentation":
@@ -78,7 +84,8 @@ def _augment(a) -> None:
 
 def _summarize(a) -> None:
     from realitygap.summarize.stage import run_summarize
-    run_summarize(a.matrix, a.explanations, a.xai_scores, a.timings, a.params, a.all_params, a.out)
+    run_summarize(a.matrix, a.explanations, a.xai_scores, a.timings, a.params, a.all_params, a.out,
+                  a.diagnosis)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,6 +148,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of sampling methods (SmoothGrad, RISE, KernelSHAP)")
     p.add_argument("--out", required=True, help="output folder")
 
+    p = stage("diagnose", _diagnose, "Compare the source- and target-trained models' explanations; rank causes.")
+    p.add_argument("--source-weights", required=True)
+    p.add_argument("--target-weights", required=True)
+    p.add_argument("--model", type=_json, required=True, help="JSON model entry of params")
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--explanations", type=_json, required=True,
+                   help="JSON {method: [source model's explain folder, target model's]}")
+    p.add_argument("--datasets", type=_json, required=True, help="JSON {domain: dataset folder}")
+    p.add_argument("--source-domain", required=True)
+    p.add_argument("--target-domain", required=True)
+    p.add_argument("--params", type=_json, required=True, help="JSON diagnose section of params")
+    p.add_argument("--out", required=True, help="diagnosis.json")
+
     p = stage("score", _score, "Score predictions, gather the gap matrix, or score explanations.")
     p.add_argument("what", choices=["segmentation", "matrix", "explanations"])
     p.add_argument("inputs", nargs="+")
@@ -165,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--matrix", required=True)
     p.add_argument("--explanations", required=True, help="root folder of explain outputs")
     p.add_argument("--xai-scores", required=True, help="root folder of explanation scores")
+    p.add_argument("--diagnosis", help="folder of {model}/diagnosis.json files")
     p.add_argument("--params", type=_json, required=True,
                    help="JSON: primary_model, methods, policies, attribution_images")
     p.add_argument("--all-params", type=_json, default={}, help="JSON of the whole params, for the report")

@@ -68,6 +68,16 @@ def check_references(cfg: dict) -> None:
         problems += [f"{key}: unknown domain {d!r}" for d in cfg[section][name] if d not in domains]
     if cfg["train"]["primary_model"] not in cfg["train"]["models"]:
         problems.append(f"train/primary_model: {cfg['train']['primary_model']!r} is not in train/models")
+    problems += [f"explain/models: {m!r} is not in train/models" for m in cfg["explain"]["models"]
+                 if m not in cfg["train"]["models"]]
+    if cfg["train"]["primary_model"] not in cfg["explain"]["models"]:
+        problems.append("explain/models: must include train/primary_model (the report shows its explanations)")
+    x0, y0, x1, y1 = cfg["explain"].get("box", [0, 0, cfg["render"]["size"], cfg["render"]["size"]])
+    if not (x0 < x1 <= cfg["render"]["size"] and y0 < y1 <= cfg["render"]["size"]):
+        problems.append(f"explain/box: {[x0, y0, x1, y1]} is not a box inside the {cfg['render']['size']} px image")
+    for key in ("source_mix", "target_mix"):
+        if cfg["diagnose"][key] not in cfg["train"]["mixes"]:
+            problems.append(f"diagnose/{key}: {cfg['diagnose'][key]!r} is not in train/mixes")
     if cfg["augment"]["source_mix"] not in cfg["train"]["mixes"]:
         problems.append(f"augment/source_mix: {cfg['augment']['source_mix']!r} is not in train/mixes")
     for d in ("sim", "real"):

@@ -18,6 +18,8 @@ AUG_MIXES = [f"aug_{p}" for p in POLICIES]
 MIXES = list(config["train"]["mixes"]) + AUG_MIXES
 TEST_DOMAINS = config["predict"]["test_domains"]
 METHODS = config["explain"]["methods"]
+EXPLAINED = config["explain"]["models"]
+DIAGNOSE = config["diagnose"]
 PRIMARY = config["train"]["primary_model"]
 SIZE = config["render"]["size"]
 SEED = config["seed"]
@@ -34,6 +36,7 @@ wildcard_constraints:
     mix="|".join(m.replace("+", r"\+") for m in MIXES),
     model="|".join(MODELS),
     method="|".join(METHODS),
+    explained="|".join(EXPLAINED),
     policy="|".join(POLICIES),
 
 

@@ -1,37 +1,71 @@
 rule explain:
     input:
-        weights="results/models/{mix}/{model}/model.pth",
+        weights="results/models/{mix}/{explained}/model.pth",
         data=lambda wc: [p for pair in explain_datasets().values() for p in pair],
     output:
-        directory("results/explanations/{mix}/{model}/{method}"),
+        directory("results/explanations/{mix}/{explained}/{method}"),
     params:
-        explain=slice_of("explain"),
+        explain=lambda wc: as_json({k: v for k, v in config["explain"].items()
+                                    if k not in ("methods", "models", "domains", "options")}
+                                   | {"options": {wc.method: config["explain"].get("options", {}).get(wc.method, {})}}),
         datasets=lambda wc: as_json(explain_datasets()),
-        model=slice_of("train/models/{model}"),
+        model=slice_of("train/models/{explained}"),
         size=SIZE,
+        seed=SEED,
         device=DEVICE,
     log:
-        "logs/explain/{mix}/{model}/{method}.log",
+        "logs/explain/{mix}/{explained}/{method}.log",
     shell:
         "OMP_NUM_THREADS={threads} realitygap explain --weights {input.weights} --model {params.model:q} "
-        "--size {params.size} --device {params.device} --method {wildcards.method} "
+        "--size {params.size} --device {params.device} --method {wildcards.method} --seed {params.seed} "
         "--params {params.explain:q} --datasets {params.datasets:q} --out {output} 2> {log}"
 
 
 rule score_explanations:
     input:
-        maps="results/explanations/{mix}/{model}/{method}",
-        weights="results/models/{mix}/{model}/model.pth",
+        maps="results/explanations/{mix}/{explained}/{method}",
+        weights="results/models/{mix}/{explained}/model.pth",
     output:
-        "results/scores/explanations/{mix}/{model}/{method}.json",
+        "results/scores/explanations/{mix}/{explained}/{method}.json",
     params:
         datasets=lambda wc: as_json({d: f"data/raw/{d}" for d in config["explain"]["domains"]}),
-        model=slice_of("train/models/{model}"),
+        model=slice_of("train/models/{explained}"),
+        score=lambda wc: as_json({k: v for k, v in config["score"].items() if k != "xai_classes"}),
         size=SIZE,
         device=DEVICE,
     log:
-        "logs/score/explanations/{mix}/{model}/{method}.log",
+        "logs/score/explanations/{mix}/{explained}/{method}.log",
     shell:
         "OMP_NUM_THREADS={threads} realitygap score explanations {input.maps} --weights {input.weights} "
         "--model {params.model:q} --size {params.size} --device {params.device} "
-        "--datasets {params.datasets:q} --out {output} 2> {log}"
+        "--datasets {params.datasets:q} --params {params.score:q} --out {output} 2> {log}"
+
+
+def diagnose_explanations(wc):
+    return {m: [f"results/explanations/{DIAGNOSE[k]}/{wc.explained}/{m}" for k in ("source_mix", "target_mix")]
+            for m in METHODS}
+
+
+rule diagnose:
+    input:
+        explanations=lambda wc: [p for pair in diagnose_explanations(wc).values() for p in pair],
+        source="results/models/" + DIAGNOSE["source_mix"] + "/{explained}/model.pth",
+        target="results/models/" + DIAGNOSE["target_mix"] + "/{explained}/model.pth",
+    output:
+        "results/explanations/diagnosis/{explained}/diagnosis.json",
+    params:
+        diagnose=slice_of("diagnose"),
+        explanations=lambda wc: as_json(diagnose_explanations(wc)),
+        datasets=lambda wc: as_json({d: f"data/raw/{d}" for d in config["explain"]["domains"]}),
+        domains=lambda wc: [next(iter(config["train"]["mixes"][DIAGNOSE[k]])) for k in ("source_mix", "target_mix")],
+        model=slice_of("train/models/{explained}"),
+        size=SIZE,
+        device=DEVICE,
+    log:
+        "logs/diagnose/{explained}.log",
+    shell:
+        "OMP_NUM_THREADS={threads} realitygap diagnose --source-weights {input.source} "
+        "--target-weights {input.target} --model {params.model:q} --size {params.size} "
+        "--device {params.device} --explanations {params.explanations:q} --datasets {params.datasets:q} "
+        "--source-domain {params.domains[0]} --target-domain {params.domains[1]} "
+        "--params {params.diagnose:q} --out {output} 2> {log}"

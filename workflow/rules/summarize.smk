@@ -3,8 +3,9 @@ rule summarize:
         matrix="results/scores/matrix.json",
         explanations=expand("results/explanations/{mix}/{model}/{method}", mix=MIXES, model=PRIMARY,
                             method=METHODS),
-        xai=expand("results/scores/explanations/{mix}/{model}/{method}.json", mix=MIXES, model=MODELS,
+        xai=expand("results/scores/explanations/{mix}/{model}/{method}.json", mix=MIXES, model=EXPLAINED,
                    method=METHODS),
+        diagnosis=expand("results/explanations/diagnosis/{model}/diagnosis.json", model=EXPLAINED),
     output:
         REPORT,
     params:
@@ -15,5 +16,5 @@ rule summarize:
         "logs/summarize.log",
     shell:
         "realitygap summarize --matrix {input.matrix} --explanations results/explanations "
-        "--xai-scores results/scores/explanations --params {params.summarize:q} "
+        "--xai-scores results/scores/explanations --diagnosis results/explanations/diagnosis --params {params.summarize:q} "
         "--all-params {params.everything:q} --out results/report 2> {log}"

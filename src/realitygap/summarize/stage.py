@@ -34,6 +34,29 @@ def collect_timings(root: str | os.PathLike) -> dict:
     return totals
 
 
+def diagnosis_summary(diagnoses: dict[str, dict], primary: str) -> dict:
+    """The `diagnosis` entry of metrics.json: the primary model's ranked causes and their evidence."""
+    main = diagnoses[primary]
+    return {"ranked_causes": main["ranked_causes"], "model": primary,
+            "regions": [{k: r[k] for k in ("region", "factors", "score", "attribution_points", "ablation_points")}
+                        for r in main["regions"]],
+            "by_model": {m: d["ranked_causes"] for m, d in diagnoses.items()}}
+
+
+def diagnosis_text(diagnosis: dict) -> str:
+    """A plain-language reading of the diagnosis."""
+    top = [r for r in diagnosis["regions"] if r["score"] > 0]
+    if not top:
+        return "No cue region draws more reliance from the sim-trained model than from the real-trained one."
+    lines = []
+    for r in top[:3]:
+        names = ", ".join(r["factors"]) or "no differing render factor"
+        lines.append(f"{r['region']} ({names}): the sim-trained model puts {r['attribution_points']:+.1f} points "
+                     f"more of its seam attribution there and loses {r['ablation_points']:+.1f} points more seam "
+                     f"confidence when it is inpainted")
+    return ("Suspected causes of the gap, strongest first: " + "; ".join(lines) + ".")
+
+
 def build_metrics(matrix: dict, cfg: dict, xai: dict, timings: dict) -> dict:
     """The metrics.json document from the score matrix, XAI scores and timings."""
     primary = cfg["primary_model"]
@@ -98,7 +121,7 @@ def _table(header: list[str], rows: list[list]) -> tuple[str, str]:
 
 
 def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_dir: str, cfg: dict,
-                  params: dict, out: str | os.PathLike) -> dict:
+                  params: dict, out: str | os.PathLike, diagnosis_dir: str | None = None) -> dict:
     """Write metrics.json, summary.md, report.html and figures under `out`."""
     out = Path(out)
     matrix = read_json(matrix_file)
@@ -107,9 +130,15 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
     xai = {mix: {m: read_json(Path(xai_scores) / mix / primary / f"{m}.json") for m in cfg["methods"]}
            for mix in mixes}
     metrics = build_metrics(matrix, cfg, {mix: {m: {"faithfulness": v["faithfulness"],
-                                                    "localisation": v["localisation"]}
+                                                    "localisation": v["localisation"],
+                                                    "sanity_spearman": v.get("sanity", {}).get("spearman_full")}
                                                 for m, v in row.items()} for mix, row in xai.items()},
                             collect_timings(timings_dir))
+    if diagnosis_dir:
+        diagnoses = {p.parent.name: read_json(p) for p in sorted(Path(diagnosis_dir).glob("*/diagnosis.json"))}
+        if primary not in diagnoses:
+            raise FileNotFoundError(f"{diagnosis_dir}: no diagnosis of the primary model {primary!r}")
+        metrics["diagnosis"] = diagnosis_summary(diagnoses, primary)
     figures.gap_heatmap(metrics["semantic"]["matrix"], "mIoU", out / "gap_matrix.png")
     columns, tiles = _attribution_tiles(Path(explanations), mixes, primary, cfg["methods"],
                                         cfg["attribution_images"], "real")
@@ -131,13 +160,18 @@ def _write_documents(metrics: dict, params: dict, out: Path) -> None:
                           for mix, row in sem["matrix"].items()]),
         "policies": _table(["policy", "mIoU on real", "gap closed"],
                            [[p, v["mIoU_on_real"], v["gap_closed"]] for p, v in metrics["policies"].items()]),
-        "xai": _table(["train mix", "method", "seam Avg Drop %", "seam Incr. Conf. %", "seam share %",
-                       "seam area %"],
-                      [[mix, m, v["faithfulness"].get("seam", {}).get("average_drop"),
-                        v["faithfulness"].get("seam", {}).get("increase_in_confidence"),
-                        v["localisation"].get("seam", {}).get("seam_share"),
-                        v["localisation"].get("seam", {}).get("seam_area")]
+        "xai": _table(["train mix", "method", "Avg Drop %", "Incr. Conf. %", "Avg Retention %",
+                       "Drop of Others %", "deletion AUC", "insertion AUC", "pointing game %", "seam area %",
+                       "sanity Spearman"],
+                      [[mix, m, *[v["faithfulness"].get("seam", {}).get(k) for k in (
+                          "average_drop", "increase_in_confidence", "average_retention", "average_drop_of_others",
+                          "deletion_auc", "insertion_auc")],
+                        v["localisation"].get("seam", {}).get("energy_pointing_game"),
+                        v["localisation"].get("seam", {}).get("seam_area"), v.get("sanity_spearman")]
                        for mix, row in metrics["explanations"].items() for m, v in row.items()]),
+        "diagnosis": _table(["region", "factors", "attribution points", "ablation points", "score"],
+                            [[r["region"], ", ".join(r["factors"]), r["attribution_points"], r["ablation_points"],
+                              r["score"]] for r in metrics.get("diagnosis", {}).get("regions", [])]),
         "timings": _table(["stage", "seconds"], [[k, v] for k, v in metrics["timings_s"].items()]),
     }
     gap = sem["gap"]
@@ -147,10 +181,14 @@ def _write_documents(metrics: dict, params: dict, out: Path) -> None:
     sections = [
         ("1. How big is the gap?", headline, "matrix", "gap_matrix.png"),
         ("2. What does each model look at?", "Seam-class attributions (Seg-Grad-CAM target: seam logits "
-         "summed over the target region) and their faithfulness scores.", "xai", "attribution_grid.png"),
-        ("3. Which augmentation closes how much of the gap?", "gap closed = (aug - sim) / (real - sim) on "
+         "summed over the target region), their faithfulness scores on the seam target, and the rank "
+         "correlation with the maps of a randomised model (sanity: near 0 is good).", "xai",
+         "attribution_grid.png"),
+        ("3. Why? The diagnosis", diagnosis_text(metrics["diagnosis"]) if "diagnosis" in metrics else
+         "No diagnosis was run.", "diagnosis", None),
+        ("4. Which augmentation closes how much of the gap?", "gap closed = (aug - sim) / (real - sim) on "
          "real test mIoU.", "policies", "gap_closure.png"),
-        ("4. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
+        ("5. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
     ]
     md = ["# realitygap report", "", headline, ""]
     body = [f"<h1>realitygap report</h1><p>{html.escape(headline)}</p>"]

@@ -1,0 +1,144 @@
+"""`realitygap diagnose`: evidence for the causes of the reality gap, from the explanations of the
+model trained on the source domain (sim) and the one trained on the target domain (real), on the same
+test images of every explained domain.
+
+Evidence per cue region r (all in percentage points, source model minus target model):
+- attribution: the share of the target class's attribution that falls on r, mean over methods;
+- ablation: the relative drop of the target class's confidence when r is inpainted.
+A region whose evidence is large is one the source model relies on more than the target model does:
+a suspected cause. Its score is the sum of the two; causes are ranked by it, and each region is
+named by the render factors acting there that differ between the two domains. Beside them: the rank
+correlation of the two models' maps per method, and linear CKA between their layers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from realitygap import CLASSES
+from realitygap.data import load_samples
+from realitygap.diagnose.cka import layer_features, linear_cka
+from realitygap.diagnose.regions import ablate, class_confidence, cue_regions, region_factors
+from realitygap.io import read_json, write_json
+from realitygap.models import load_model
+from realitygap.predict import load_batch
+from realitygap.score.explanations import mass_share, rank_correlation
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    return round(float(np.mean(values)), 3) if values else None
+
+
+def load_maps(folder: Path, class_name: str) -> tuple[dict, np.ndarray]:
+    """Meta and the maps (N, H, W) of one class from an explain output."""
+    meta = read_json(folder / "meta.json")
+    if class_name not in meta["classes"]:
+        raise ValueError(f"{folder}: class {class_name!r} was not explained (classes: {meta['classes']})")
+    with np.load(folder / "maps.npz") as data:
+        return meta, data["maps"][:, meta["classes"].index(class_name)].astype(np.float32)
+
+
+def attribution_evidence(explanations: dict[str, tuple[str, str]], class_name: str, regions: dict,
+                         domains: np.ndarray) -> tuple[dict, dict]:
+    """Per method and domain: region shares of both models' maps and their rank correlation."""
+    per_method, ids = {}, None
+    for method, (source_dir, target_dir) in explanations.items():
+        meta_s, maps_s = load_maps(Path(source_dir), class_name)
+        meta_t, maps_t = load_maps(Path(target_dir), class_name)
+        if meta_s["ids"] != meta_t["ids"] or (ids is not None and meta_s["ids"] != ids):
+            raise ValueError(f"diagnose: {method}: the two models were explained on different images")
+        ids = meta_s["ids"]
+        per_method[method] = {}
+        for domain in sorted(set(domains)):
+            pick = domains == domain
+            per_method[method][domain] = {
+                "spearman_source_vs_target": rank_correlation(maps_s[pick][:, None], maps_t[pick][:, None]),
+                "share": {name: {"source": _mean([100 * mass_share(maps_s[pick], r[pick]).mean()]),
+                                 "target": _mean([100 * mass_share(maps_t[pick], r[pick]).mean()]),
+                                 "area": _mean([100 * r[pick].mean()])}
+                          for name, r in regions.items()}}
+    return per_method, {"ids": ids}
+
+
+def ablation_evidence(source, target, images: np.ndarray, truth: np.ndarray, regions: dict, class_name: str,
+                      domains: np.ndarray, radius: int) -> dict:
+    """Per region and domain: relative confidence drop (%) of each model when the region is inpainted."""
+    out = {}
+    base = {"source": class_confidence(source, images, truth, class_name),
+            "target": class_confidence(target, images, truth, class_name)}
+    for name, region in regions.items():
+        ablated = ablate(images, region, radius)
+        out[name] = {}
+        for role, net in (("source", source), ("target", target)):
+            after = class_confidence(net, ablated, truth, class_name)
+            drop = 100 * (base[role] - after) / np.maximum(base[role], 1e-6)
+            out[name][role] = {d: _mean(drop[(domains == d) & region.any(axis=(1, 2))]) for d in sorted(set(domains))}
+    return out
+
+
+def cka_by_layer(source, target, images: np.ndarray, layers: list[str], domains: np.ndarray) -> dict:
+    """Linear CKA between the same layer of the two models, per domain of the inputs."""
+    out = {}
+    for domain in sorted(set(domains)):
+        x = torch.from_numpy(images[domains == domain])
+        fs, ft = layer_features(source, x, layers), layer_features(target, x, layers)
+        out[domain] = {layer: round(linear_cka(fs[layer], ft[layer]), 4) for layer in layers}
+    return out
+
+
+def rank_causes(attribution: dict, ablation: dict, regions: list[str], factors: dict[str, list[str]]) -> list[dict]:
+    """Regions ranked by evidence (source minus target, attribution share + ablation drop)."""
+    ranked = []
+    for name in regions:
+        attr = _mean(d["share"][name]["source"] - d["share"][name]["target"]
+                     for per_domain in attribution.values() for d in per_domain.values())
+        abl = _mean(ablation[name]["source"][d] - ablation[name]["target"][d] for d in ablation[name]["source"]
+                    if ablation[name]["source"][d] is not None and ablation[name]["target"][d] is not None)
+        ranked.append({"region": name, "factors": factors.get(name, []), "attribution_points": attr,
+                       "ablation_points": abl, "score": round((attr or 0.0) + (abl or 0.0), 3)})
+    return sorted(ranked, key=lambda r: -r["score"])
+
+
+def differing_factors(source_manifest: dict, target_manifest: dict) -> dict[str, list[str]]:
+    """Per cue region, the render factors acting there whose values differ between the two domains."""
+    fs, ft = source_manifest.get("factors"), target_manifest.get("factors")
+    if fs is None or ft is None:
+        return {}
+    return {region: [f for f in names if fs.get(f, 0) != ft.get(f, 0)] for region, names in region_factors().items()}
+
+
+def run_diagnose(source_weights: str, target_weights: str, model: dict, size: int,
+                 explanations: dict[str, tuple[str, str]], datasets: dict[str, str], domains_of: dict[str, str],
+                 cfg: dict, out: str | os.PathLike, device: str = "auto") -> dict:
+    """Write `diagnosis.json`. `explanations`: method -> (source model's, target model's) explain
+    folders; `datasets`: domain -> dataset folder; `domains_of`: {"source": domain, "target": domain}."""
+    class_name = cfg["target_class"]
+    if class_name not in CLASSES:
+        raise ValueError(f"diagnose: unknown target class {class_name!r} (known: {CLASSES})")
+    first = next(iter(explanations.values()))[0]
+    meta = read_json(Path(first) / "meta.json")
+    by_id = {s.id: s for d in datasets.values() for s in load_samples(d)}
+    samples = [by_id[i] for i in meta["ids"]]
+    images, truth = load_batch(samples, len(CLASSES))
+    domains = np.array(meta["domains"])
+    regions = cue_regions(samples, truth)
+    source = load_model(source_weights, model, size, device)
+    target = load_model(target_weights, model, size, device)
+    attribution, _ = attribution_evidence(explanations, class_name, regions, domains)
+    ablation = ablation_evidence(source, target, images, truth, regions, class_name, domains, cfg["inpaint_radius"])
+    manifests = {role: read_json(Path(datasets[d]) / "manifest.json") for role, d in domains_of.items()}
+    factors = differing_factors(manifests["source"], manifests["target"])
+    ranked = rank_causes(attribution, ablation, list(regions), factors)
+    causes = list(dict.fromkeys(f for r in ranked if r["score"] > 0
+                                for f in (r["factors"] if factors else [r["region"]])))
+    result = {"source": domains_of["source"], "target": domains_of["target"], "class": class_name,
+              "images": len(samples), "ranked_causes": causes, "regions": ranked,
+              "attribution": attribution, "ablation": ablation,
+              "cka": cka_by_layer(source, target, images, cfg["cka_layers"], domains)}
+    write_json(out, result)
+    return result
