@@ -82,10 +82,11 @@ def ablation_evidence(source, target, images: np.ndarray, truth: np.ndarray, reg
 
 
 def cka_by_layer(source, target, images: np.ndarray, layers: list[str], domains: np.ndarray) -> dict:
-    """Linear CKA between the same layer of the two models, per domain of the inputs."""
+    """Linear CKA between the same layer of the two models, per domain of the inputs and on all of
+    them (`all`). With two inputs CKA is 1 whatever the layers: use more."""
     out = {}
-    for domain in sorted(set(domains)):
-        x = torch.from_numpy(images[domains == domain])
+    for domain in [*sorted(set(domains)), "all"]:
+        x = torch.from_numpy(images if domain == "all" else images[domains == domain])
         fs, ft = layer_features(source, x, layers), layer_features(target, x, layers)
         out[domain] = {layer: round(linear_cka(fs[layer], ft[layer]), 4) for layer in layers}
     return out
