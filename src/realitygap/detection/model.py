@@ -1,0 +1,97 @@
+"""mmdet Mask R-CNN (ResNet + FPN) built from params, and plain-tensor inference for explanations.
+
+Small-image CPU settings by default (fewer proposals and smaller RoI batches); `standard=True` gives
+mmdet's own settings of `mask-rcnn_r50_fpn`."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from realitygap.models import MEAN, STD
+
+
+def maskrcnn_config(depth: int, num_classes: int, standard: bool = False) -> dict:
+    """The mmdet MaskRCNN config for a ResNet-`depth` FPN backbone and `num_classes` categories."""
+    if depth not in (18, 34, 50, 101):
+        raise ValueError(f"Mask R-CNN backbone depth {depth} (known: 18, 34, 50, 101)")
+    widths = [64, 128, 256, 512] if depth in (18, 34) else [256, 512, 1024, 2048]
+    proposals = 1000 if standard else 100
+    rcnn_batch = 512 if standard else 64
+    norm = dict(type="BN", requires_grad=True)
+    box_coder = dict(type="DeltaXYWHBBoxCoder", target_means=[0.0] * 4, target_stds=[0.1, 0.1, 0.2, 0.2])
+    return dict(
+        type="MaskRCNN",
+        data_preprocessor=dict(type="DetDataPreprocessor", mean=MEAN, std=STD, bgr_to_rgb=False, pad_mask=True,
+                               pad_size_divisor=32),
+        backbone=dict(type="ResNet", depth=depth, num_stages=4, out_indices=(0, 1, 2, 3), frozen_stages=-1,
+                      norm_cfg=norm, norm_eval=False, style="pytorch"),
+        neck=dict(type="FPN", in_channels=widths, out_channels=256 if standard else 64, num_outs=5),
+        rpn_head=dict(
+            type="RPNHead", in_channels=256 if standard else 64, feat_channels=256 if standard else 64,
+            anchor_generator=dict(type="AnchorGenerator", scales=[8] if standard else [4],
+                                  ratios=[0.5, 1.0, 2.0], strides=[4, 8, 16, 32, 64]),
+            bbox_coder=dict(type="DeltaXYWHBBoxCoder", target_means=[0.0] * 4, target_stds=[1.0] * 4),
+            loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=True, loss_weight=1.0),
+            loss_bbox=dict(type="L1Loss", loss_weight=1.0)),
+        roi_head=dict(
+            type="StandardRoIHead",
+            bbox_roi_extractor=dict(type="SingleRoIExtractor", roi_layer=dict(type="RoIAlign", output_size=7,
+                                                                              sampling_ratio=0),
+                                    out_channels=256 if standard else 64, featmap_strides=[4, 8, 16, 32]),
+            bbox_head=dict(type="Shared2FCBBoxHead", in_channels=256 if standard else 64,
+                           fc_out_channels=1024 if standard else 256, roi_feat_size=7, num_classes=num_classes,
+                           bbox_coder=box_coder, reg_class_agnostic=False,
+                           loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
+                           loss_bbox=dict(type="L1Loss", loss_weight=1.0)),
+            mask_roi_extractor=dict(type="SingleRoIExtractor", roi_layer=dict(type="RoIAlign", output_size=14,
+                                                                              sampling_ratio=0),
+                                    out_channels=256 if standard else 64, featmap_strides=[4, 8, 16, 32]),
+            mask_head=dict(type="FCNMaskHead", num_convs=4 if standard else 2, in_channels=256 if standard else 64,
+                           conv_out_channels=256 if standard else 64, num_classes=num_classes,
+                           loss_mask=dict(type="CrossEntropyLoss", use_mask=True, loss_weight=1.0))),
+        train_cfg=dict(
+            rpn=dict(assigner=dict(type="MaxIoUAssigner", pos_iou_thr=0.7, neg_iou_thr=0.3, min_pos_iou=0.3,
+                                   match_low_quality=True, ignore_iof_thr=-1),
+                     sampler=dict(type="RandomSampler", num=256, pos_fraction=0.5, neg_pos_ub=-1,
+                                  add_gt_as_proposals=False),
+                     allowed_border=-1, pos_weight=-1, debug=False),
+            rpn_proposal=dict(nms_pre=2 * proposals, max_per_img=proposals, nms=dict(type="nms", iou_threshold=0.7),
+                              min_bbox_size=0),
+            rcnn=dict(assigner=dict(type="MaxIoUAssigner", pos_iou_thr=0.5, neg_iou_thr=0.5, min_pos_iou=0.5,
+                                    match_low_quality=True, ignore_iof_thr=-1),
+                      sampler=dict(type="RandomSampler", num=rcnn_batch, pos_fraction=0.25, neg_pos_ub=-1,
+                                   add_gt_as_proposals=True),
+                      mask_size=28, pos_weight=-1, debug=False)),
+        test_cfg=dict(
+            rpn=dict(nms_pre=proposals, max_per_img=proposals, nms=dict(type="nms", iou_threshold=0.7),
+                     min_bbox_size=0),
+            rcnn=dict(score_thr=0.05, nms=dict(type="nms", iou_threshold=0.5), max_per_img=100,
+                      mask_thr_binary=0.5)))
+
+
+def build_detector(depth: int, num_classes: int, standard: bool = False) -> nn.Module:
+    """An untrained mmdet Mask R-CNN in eval mode."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import ConfigDict
+
+    register_all_modules(init_default_scope=True)
+    return MODELS.build(ConfigDict(maskrcnn_config(depth, num_classes, standard))).eval()
+
+
+def _samples(x: torch.Tensor) -> list:
+    from mmdet.structures import DetDataSample
+
+    h, w = x.shape[-2:]
+    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w),
+                scale_factor=(1.0, 1.0))
+    return [DetDataSample(metainfo=meta) for _ in range(len(x))]
+
+
+@torch.no_grad()
+def detect(net: nn.Module, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+    """Detections of normalised images x (N, 3, H, W): per image `boxes` (K, 4) xyxy, `scores`, `labels`."""
+    results = net.predict(x, _samples(x), rescale=False)
+    return [{"boxes": r.pred_instances.bboxes, "scores": r.pred_instances.scores,
+             "labels": r.pred_instances.labels} for r in results]
