@@ -109,7 +109,7 @@ class Explainer:
     name = "base"
     options: dict = {}
 
-    def __init__(self, net: nn.Module, target_layer: str | None = None, batch_size: int = 64,
+    def __init__(self, net: nn.Module, target_layer: str | None = None, batch_size: int = 16,
                  seed: int = 0, **options) -> None:
         unknown = sorted(set(options) - set(self.options))
         if unknown:

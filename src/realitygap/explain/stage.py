@@ -42,7 +42,7 @@ def make_explainer(net: torch.nn.Module, method: str, cfg: dict, seed: int = 0):
     """The named method on `net` with its options from the explain params."""
     if method not in METHODS:
         raise ValueError(f"explain: unknown method {method!r} (known: {sorted(METHODS)})")
-    return METHODS[method](net, cfg["target_layer"], batch_size=cfg.get("batch_size", 64), seed=seed,
+    return METHODS[method](net, cfg["target_layer"], batch_size=cfg.get("batch_size", 16), seed=seed,
                            **cfg.get("options", {}).get(method, {}))
 
 

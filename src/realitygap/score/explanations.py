@@ -46,7 +46,7 @@ def average_drop_increase(y: np.ndarray, o: np.ndarray) -> tuple[float, float]:
 
 @torch.no_grad()
 def confidences(net: torch.nn.Module, images: torch.Tensor, targets: list[Target],
-                batch_size: int = 64) -> torch.Tensor:
+                batch_size: int = 16) -> torch.Tensor:
     """Target confidences (B, T) of float RGB images (B, H, W, 3) in [0, 255], rows = images."""
     out = []
     for start in range(0, len(images), batch_size):
