@@ -18,6 +18,7 @@ run: $(STAMP)
 	snakemake --profile workflow/profiles/default --cores $(CORES)
 
 test: $(STAMP)
+	bash scripts/install_browser.sh
 	python -m pytest
 
 clean:

@@ -98,3 +98,49 @@ def test_ingested_domain_enters_the_workflow_and_dvc_tracks_it(tiny_run, tmp_pat
         subprocess.run(cmd, cwd=work, check=True, capture_output=True)
     status = subprocess.run(dvc + ["status"], cwd=work, capture_output=True, text=True, check=True)
     assert "up to date" in status.stdout
+
+
+def browser():
+    """Headless Chromium through Selenium, with the system's chromedriver (no download)."""
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert binary and driver, "chromium and chromedriver are missing: run scripts/install_browser.sh"
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1000"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def page_problems(driver, page: Path) -> tuple[list[str], list[str]]:
+    """(images that did not load, console errors) of a page."""
+    driver.get(page.as_uri())
+    images = driver.execute_script(
+        "return Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])")
+    broken = [alt for alt, ok in images if not ok]
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    return broken, errors
+
+
+def test_report_renders_in_chromium(tiny_run):
+    """Every figure of report.html loads and the page logs no error; a screenshot is kept beside it.
+    A copy with a broken image must be caught, so the check itself can fail."""
+    report = tiny_run / "results/report/report.html"
+    broken_copy = tiny_run / "broken.html"
+    broken_copy.write_text(report.read_text().replace('src="data:image/png;base64,', 'src="data:image/png;base64,X', 1))
+    driver = browser()
+    try:
+        assert page_problems(driver, report) == ([], [])
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1280, height)
+        driver.save_screenshot(str(tiny_run / "results/report/screenshot.png"))
+        broken, errors = page_problems(driver, broken_copy)
+        assert len(broken) == 1 and errors
+    finally:
+        driver.quit()
+    assert (tiny_run / "results/report/screenshot.png").stat().st_size > 10_000

@@ -40,7 +40,7 @@ def gap_heatmap(matrix: dict, metric: str, path: str | os.PathLike) -> None:
 
 def attribution_grid(rows: list[str], columns: list[str], tiles: list[list[np.ndarray]],
                      path: str | os.PathLike, title: str) -> None:
-    """A grid of RGB tiles: rows = models, columns = (image, method) pairs."""
+    """A grid of RGB tiles with row and column labels (rows: image x model, columns: methods)."""
     fig, axes = plt.subplots(len(rows), len(columns), figsize=(1.6 * len(columns), 1.7 * len(rows)),
                              squeeze=False)
     for i, row in enumerate(rows):

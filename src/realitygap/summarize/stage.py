@@ -51,9 +51,10 @@ def diagnosis_text(diagnosis: dict) -> str:
     lines = []
     for r in top[:3]:
         names = ", ".join(r["factors"]) or "no differing render factor"
-        lines.append(f"{r['region']} ({names}): the sim-trained model puts {r['attribution_points']:+.1f} points "
-                     f"more of its seam attribution there and loses {r['ablation_points']:+.1f} points more seam "
-                     f"confidence when it is inpainted")
+        attr, abl = r["attribution_points"] or 0.0, r["ablation_points"] or 0.0
+        lines.append(f"{r['region']} ({names}): when it is inpainted, the sim-trained model loses {abs(abl):.1f} "
+                     f"points {'more' if abl >= 0 else 'less'} seam confidence than the real-trained one, and it "
+                     f"puts {abs(attr):.1f} points {'more' if attr >= 0 else 'less'} of its seam attribution there")
     return ("Suspected causes of the gap, strongest first: " + "; ".join(lines) + ".")
 
 
@@ -86,23 +87,24 @@ def _round(v: float | None) -> float | None:
 
 def _attribution_tiles(explanations: Path, mixes: list[str], primary: str, methods: list[str], n: int,
                        domain: str) -> tuple[list[str], list[list[np.ndarray]]]:
-    """Seam-target overlays of the first `n` images of `domain`: rows = mixes, columns = image x method."""
-    columns, tiles = [], []
-    for r, mix in enumerate(mixes):
-        row = []
-        for method in methods:
-            folder = explanations / mix / primary / method
-            meta = read_json(folder / "meta.json")
-            t = meta["classes"].index("seam") if "seam" in meta["classes"] else 0
-            picks = [i for i, d in enumerate(meta["domains"]) if d == domain][:n]
-            for k, i in enumerate(picks):
-                image = read_image(folder / "overlays" / f"{meta['ids'][i]}_{meta['classes'][t]}.png")
-                row.append((k, method, image))
-        row.sort(key=lambda item: (item[0], methods.index(item[1])))
-        if r == 0:
-            columns = [f"img {k + 1}: {m}" for k, m, _ in row]
-        tiles.append([img for _, _, img in row])
-    return columns, tiles
+    """Seam-target overlays of the first `n` images of `domain`: a row per image and model (train
+    mix), a column per method, so each image's models stack above each other."""
+    rows, tiles = [], []
+    for k in range(n):
+        for mix in mixes:
+            row = []
+            for method in methods:
+                folder = explanations / mix / primary / method
+                meta = read_json(folder / "meta.json")
+                t = meta["classes"].index("seam") if "seam" in meta["classes"] else 0
+                picks = [i for i, d in enumerate(meta["domains"]) if d == domain]
+                if k >= len(picks):
+                    return rows, tiles
+                i = picks[k]
+                row.append(read_image(folder / "overlays" / f"{meta['ids'][i]}_{meta['classes'][t]}.png"))
+            rows.append(f"img {k + 1}: {mix}")
+            tiles.append(row)
+    return rows, tiles
 
 
 def _png_tag(path: Path, alt: str) -> str:
@@ -140,9 +142,9 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
             raise FileNotFoundError(f"{diagnosis_dir}: no diagnosis of the primary model {primary!r}")
         metrics["diagnosis"] = diagnosis_summary(diagnoses, primary)
     figures.gap_heatmap(metrics["semantic"]["matrix"], "mIoU", out / "gap_matrix.png")
-    columns, tiles = _attribution_tiles(Path(explanations), mixes, primary, cfg["methods"],
-                                        cfg["attribution_images"], "real")
-    figures.attribution_grid(mixes, columns, tiles, out / "attribution_grid.png",
+    rows, tiles = _attribution_tiles(Path(explanations), mixes, primary, cfg["methods"],
+                                     cfg["attribution_images"], "real")
+    figures.attribution_grid(rows, cfg["methods"], tiles, out / "attribution_grid.png",
                              f"Seam attributions of {primary} on real test images (white: true seam)")
     closures = {p: v["gap_closed"] for p, v in metrics["policies"].items() if v["gap_closed"] is not None}
     figures.closure_bars(closures, out / "gap_closure.png")
