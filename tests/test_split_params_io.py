@@ -78,3 +78,14 @@ def test_bad_images_and_masks_get_clear_errors(tmp_path):
         read_mask(tmp_path / "m.png", (8, 8))
     with pytest.raises(InputError, match=r"unknown class values \[7\]"):
         read_mask(tmp_path / "m.png", (8, 10), 3)
+
+
+def test_progress_writes_plain_lines_when_not_on_a_terminal(caplog):
+    import logging
+
+    from realitygap.progress import progress
+
+    with caplog.at_level(logging.INFO, logger="realitygap.progress"):
+        assert list(progress(range(20), desc="work")) == list(range(20))
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "work: 2/20" and lines[-1] == "work: 20/20" and len(lines) == 10

@@ -14,6 +14,7 @@ from torchvision.ops import box_iou
 from realitygap.detection import detect
 from realitygap.explain.instance import InstanceExplainer, InstanceTarget
 from realitygap.explain.rise import rise_masks
+from realitygap.progress import progress
 
 
 def drise_weights(targets: list[InstanceTarget], detections: list[dict[str, torch.Tensor]]) -> torch.Tensor:
@@ -43,7 +44,7 @@ class DRISE(InstanceExplainer):
         masks = rise_masks(self.opts["masks"], self.opts["cells"], self.opts["p"], tuple(x.shape[-2:]), gen)
         masks = masks.to(x.device)
         saliency = torch.zeros(len(targets), *x.shape[-2:], device=x.device)
-        for image in sorted({t.image for t in targets}):
+        for image in progress(sorted({t.image for t in targets}), desc="d-rise images"):
             mine = [k for k, t in enumerate(targets) if t.image == image]
             for start in range(0, len(masks), self.opts["batch_size"]):
                 m = masks[start:start + self.opts["batch_size"]]

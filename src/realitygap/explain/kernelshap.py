@@ -17,6 +17,7 @@ from skimage.segmentation import slic
 from realitygap.explain.base import Explainer, Target
 from realitygap.explain.integrated_gradients import baseline_of
 from realitygap.models import MEAN, STD
+from realitygap.progress import progress
 
 ANCHOR_WEIGHT = 1e6
 """Weight of the empty and full coalitions: pins the fit to f(empty) and f(full)."""
@@ -70,7 +71,7 @@ class KernelSHAP(Explainer):
         base = baseline_of(self.net, x, self.opts["baseline"])
         rng = np.random.default_rng(self.seed)
         out = torch.zeros(len(x), len(targets), *x.shape[-2:], device=x.device)
-        for i in range(len(x)):
+        for i in progress(range(len(x)), desc="kernelshap images"):
             seg = torch.from_numpy(labels[i]).to(x.device).long()
             z, w = coalitions(int(labels[i].max()) + 1, self.opts["samples"], rng)
             keep = torch.from_numpy(z).to(x.device, x.dtype)[:, seg]

@@ -8,6 +8,7 @@ import torch
 
 from realitygap.explain.base import Explainer, Target
 from realitygap.explain.integrated_gradients import baseline_of
+from realitygap.progress import progress
 
 
 def positions(size: int, window: int, stride: int) -> list[int]:
@@ -31,7 +32,7 @@ class Occlusion(Explainer):
         total = torch.zeros(n, len(targets), h, w, device=x.device)
         count = torch.zeros(h, w, device=x.device)
         per_chunk = max(1, self.batch_size // n)
-        for start in range(0, len(spots), per_chunk):
+        for start in progress(range(0, len(spots), per_chunk), desc="occlusion windows"):
             chunk = spots[start:start + per_chunk]
             inputs = x.repeat(len(chunk), 1, 1, 1)
             for p, (y, z) in enumerate(chunk):

@@ -12,6 +12,7 @@ import torch
 from torch.nn import functional as F
 
 from realitygap.explain.base import Explainer, Target, target_confidence
+from realitygap.progress import progress
 
 
 def rise_masks(count: int, cells: int, p: float, size: tuple[int, int], gen: torch.Generator) -> torch.Tensor:
@@ -35,7 +36,7 @@ class RISE(Explainer):
                            self.generator(torch.device("cpu"))).to(x.device)
         saliency = torch.zeros(n, len(targets), *x.shape[-2:], device=x.device)
         per_chunk = max(1, self.batch_size // n)
-        for start in range(0, len(masks), per_chunk):
+        for start in progress(range(0, len(masks), per_chunk), desc="rise masks"):
             m = masks[start:start + per_chunk]
             inputs = (x[None] * m[:, None, None]).flatten(0, 1)
             index = torch.arange(n, device=x.device).repeat(len(m))

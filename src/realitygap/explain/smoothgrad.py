@@ -8,6 +8,7 @@ import torch
 
 from realitygap.explain.base import Explainer, Target
 from realitygap.explain.saliency import input_gradients
+from realitygap.progress import progress
 
 
 class SmoothGrad(Explainer):
@@ -20,7 +21,7 @@ class SmoothGrad(Explainer):
         gen = self.generator(x.device)
         total = torch.zeros(n, len(targets), *x.shape[1:], device=x.device)
         index = torch.arange(n, device=x.device)
-        for _ in range(samples):
+        for _ in progress(range(samples), desc="smoothgrad samples"):
             noisy = x + sigma * torch.randn(x.shape, generator=gen, device=x.device)
             total += input_gradients(self, noisy, targets, index).abs()
         return (total / samples).amax(2)

@@ -34,6 +34,7 @@ from torchvision.transforms.functional import gaussian_blur
 from realitygap import CLASSES
 from realitygap.explain.base import Target, target_confidence
 from realitygap.models import forward_logits
+from realitygap.progress import progress
 
 SANITY_CASCADE = ("decode_head", "backbone.decoder", "backbone.encoder")
 
@@ -172,7 +173,7 @@ def sanity_check(net: torch.nn.Module, explain, images: torch.Tensor, targets: l
     """Cascading model-parameter randomisation: rank correlation of the maps at each step.
     `explain(model, images, targets)` recomputes the method's maps on another model."""
     steps = {}
-    for k in range(1, len(cascade) + 1):
+    for k in progress(range(1, len(cascade) + 1), desc="sanity cascade"):
         randomised = randomise(net, list(cascade[:k]), seed)
         other = explain(randomised, images, targets)
         steps["+".join(cascade[:k])] = rank_correlation(maps, other)
