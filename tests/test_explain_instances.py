@@ -71,3 +71,22 @@ def test_drise_runs_on_mask_rcnn(detector):
     assert maps.shape == (1, 64, 64) and torch.isfinite(maps).all()
     with pytest.raises(ValueError, match="head must be"):
         INSTANCE_METHODS["instance_gradcam"](detector, head="nope").explain(images, [InstanceTarget(0, 0, torch.tensor([0.0, 0.0, 8.0, 8.0]))])
+
+
+def test_instance_saliency_matches_captum(detector):
+    from captum.attr import Saliency
+
+    from realitygap.explain.instance import instance_scores
+    from realitygap.models import normalise
+
+    images = torch.from_numpy(np.random.default_rng(2).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8))
+    target = InstanceTarget(1, 3, torch.tensor([10.0, 12.0, 50.0, 40.0]))
+    ours = INSTANCE_METHODS["instance_saliency"](detector, head="mask").attribute(normalise(detector, images), [target])
+    x = normalise(detector, images).requires_grad_(True)
+
+    def forward(inp):     # captum wants one output per image: the target's score for its image, 0 elsewhere
+        score = instance_scores(detector, detector.extract_feat(inp), [target], "mask")[0]
+        return torch.stack([score if i == target.image else score * 0 for i in range(len(inp))])
+    ref = Saliency(forward)
+    peer = ref.attribute(x, abs=True)[1].amax(0)
+    torch.testing.assert_close(ours[0], peer, rtol=1e-4, atol=1e-7)

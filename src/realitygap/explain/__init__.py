@@ -4,6 +4,7 @@ from realitygap.explain.activations import Activations
 from realitygap.explain.drise import DRISE
 from realitygap.explain.instance import InstanceExplainer, InstanceTarget, match_instances
 from realitygap.explain.instance_gradcam import InstanceGradCAM
+from realitygap.explain.instance_saliency import InstanceSaliency
 from realitygap.explain.base import CAMExplainer, Explainer, Target, build_targets, normalise_maps, target_score
 from realitygap.explain.gradcam import GradCAM
 from realitygap.explain.gradcampp import GradCAMPlusPlus
@@ -21,7 +22,8 @@ METHODS: dict[str, type[Explainer]] = {cls.name: cls for cls in (
     Saliency, SmoothGrad, IntegratedGradients, GradCAM, GradCAMPlusPlus, ScoreCAM, LayerCAM, MinMaxCAM,
     DMinMaxGradCAM, Occlusion, RISE, KernelSHAP, Activations)}
 
-INSTANCE_METHODS: dict[str, type[InstanceExplainer]] = {cls.name: cls for cls in (DRISE, InstanceGradCAM)}
+INSTANCE_METHODS: dict[str, type[InstanceExplainer]] = {cls.name: cls for cls in (
+    DRISE, InstanceGradCAM, InstanceSaliency)}
 """Methods for detected instances of an mmdet detector (Mask R-CNN)."""
 
 __all__ = ["INSTANCE_METHODS", "InstanceTarget", "match_instances", "METHODS", "Explainer", "CAMExplainer", "Target", "build_targets", "normalise_maps", "target_score"]

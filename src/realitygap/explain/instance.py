@@ -60,3 +60,18 @@ class InstanceExplainer:
 
     def attribute(self, x: torch.Tensor, targets: list[InstanceTarget]) -> torch.Tensor:
         raise NotImplementedError
+
+
+def instance_scores(net: torch.nn.Module, feats: tuple[torch.Tensor, ...], targets: list[InstanceTarget],
+                    head: str = "class") -> torch.Tensor:
+    """Differentiable scores (K,) of the targets on their boxes as RoIs: the class probability from the
+    box head (`class`) or the sum of the class's mask logits from the mask head (`mask`)."""
+    rois = torch.stack([torch.cat([torch.tensor([float(t.image)], device=t.box.device), t.box.float()])
+                        for t in targets]).to(feats[0].device)
+    labels = torch.tensor([t.label for t in targets], device=rois.device)
+    rows = torch.arange(len(targets), device=rois.device)
+    if head == "class":
+        return net.roi_head._bbox_forward(feats, rois)["cls_score"].softmax(-1)[rows, labels]
+    if head == "mask":
+        return net.roi_head._mask_forward(feats, rois)["mask_preds"][rows, labels].sum(dim=(1, 2))
+    raise ValueError(f"instance target head must be 'class' or 'mask', not {head!r}")

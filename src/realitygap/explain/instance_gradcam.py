@@ -9,33 +9,19 @@ import torch
 from torch.nn import functional as F
 
 from realitygap.explain.base import LayerCapture, resolve_layer
-from realitygap.explain.instance import InstanceExplainer, InstanceTarget
+from realitygap.explain.instance import InstanceExplainer, InstanceTarget, instance_scores
 
 
 class InstanceGradCAM(InstanceExplainer):
     name = "instance_gradcam"
     options = {"head": "class"}
 
-    def instance_scores(self, feats: tuple[torch.Tensor, ...], targets: list[InstanceTarget]) -> torch.Tensor:
-        """Differentiable scores (K,) of the targets from the box or mask head on their boxes."""
-        rois = torch.stack([torch.cat([torch.tensor([float(t.image)], device=t.box.device), t.box.float()])
-                            for t in targets]).to(feats[0].device)
-        labels = torch.tensor([t.label for t in targets], device=rois.device)
-        rows = torch.arange(len(targets), device=rois.device)
-        if self.opts["head"] == "class":
-            cls = self.net.roi_head._bbox_forward(feats, rois)["cls_score"]
-            return cls.softmax(-1)[rows, labels]
-        if self.opts["head"] == "mask":
-            masks = self.net.roi_head._mask_forward(feats, rois)["mask_preds"]
-            return masks[rows, labels].sum(dim=(1, 2))
-        raise ValueError(f"instance_gradcam: head must be 'class' or 'mask', not {self.opts['head']!r}")
-
     def attribute(self, x: torch.Tensor, targets: list[InstanceTarget]) -> torch.Tensor:
         module, side = resolve_layer(self.net, self.target_layer or "neck.fpn_convs.0")
         with torch.enable_grad(), LayerCapture(module, side) as capture:
             feats = self.net.extract_feat(x.detach().requires_grad_(True))
             acts = capture.activation
-            scores = self.instance_scores(feats, targets)
+            scores = instance_scores(self.net, feats, targets, self.opts["head"])
             cams = []
             for k, t in enumerate(targets):
                 (grads,) = torch.autograd.grad(scores[k], acts, retain_graph=True)
