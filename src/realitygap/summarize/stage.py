@@ -61,7 +61,8 @@ def diagnosis_text(diagnosis: dict) -> str:
 def build_metrics(matrix: dict, cfg: dict, xai: dict, timings: dict) -> dict:
     """The metrics.json document from the score matrix, XAI scores and timings."""
     primary = cfg["primary_model"]
-    semantic = {mix: {d: {k: s[k] for k in ("mIoU", "aAcc", "mDice", "IoU")} for d, s in row.items()}
+    semantic = {mix: {d: {k: s[k] for k in ("mIoU", "aAcc", "mDice", "IoU", "worst_class_IoU") if k in s}
+                      for d, s in row.items()}
                 for mix, row in matrix[primary].items()}
     sim_real, real_real = semantic["sim"]["real"]["mIoU"], semantic["real"]["real"]["mIoU"]
     policies = {}
@@ -157,8 +158,10 @@ def _write_documents(metrics: dict, params: dict, out: Path) -> None:
     sem = metrics["semantic"]
     domains = sorted({d for row in sem["matrix"].values() for d in row})
     tables = {
-        "matrix": _table(["train mix", *[f"{d} mIoU" for d in domains], *[f"real IoU {c}" for c in CLASSES]],
-                         [[mix, *[row[d]["mIoU"] for d in domains], *[row["real"]["IoU"][c] for c in CLASSES]]
+        "matrix": _table(["train mix", *[f"{d} mIoU" for d in domains], *[f"real IoU {c}" for c in CLASSES],
+                          "real worst-class IoU"],
+                         [[mix, *[row[d]["mIoU"] for d in domains], *[row["real"]["IoU"][c] for c in CLASSES],
+                           row["real"].get("worst_class_IoU")]
                           for mix, row in sem["matrix"].items()]),
         "policies": _table(["policy", "mIoU on real", "gap closed"],
                            [[p, v["mIoU_on_real"], v["gap_closed"]] for p, v in metrics["policies"].items()]),
