@@ -130,7 +130,9 @@ def run_diagnose(source_weights: str, target_weights: str, model: dict, size: in
     regions = cue_regions(samples, truth)
     source = load_model(source_weights, model, size, device)
     target = load_model(target_weights, model, size, device)
-    attribution, _ = attribution_evidence(explanations, class_name, regions, domains)
+    # the target class's own region: where attribution should go (reported, not ranked as a cause)
+    own = {f"{class_name} (target)": truth == CLASSES.index(class_name)}
+    attribution, _ = attribution_evidence(explanations, class_name, {**own, **regions}, domains)
     ablation = ablation_evidence(source, target, images, truth, regions, class_name, domains, cfg["inpaint_radius"])
     manifests = {role: read_json(Path(datasets[d]) / "manifest.json") for role, d in domains_of.items()}
     factors = differing_factors(manifests["source"], manifests["target"])
