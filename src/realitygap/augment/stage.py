@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tqdm import tqdm
-
 from realitygap import CLASSES
 from realitygap.augment import build_policy
 from realitygap.data import load_samples
 from realitygap.io import atomic_dir, read_image, read_mask, write_json, write_png
+from realitygap.progress import progress
 from realitygap.seeding import derive_seed
 
 
@@ -22,7 +21,7 @@ def run_augment(policy: str, cfg: dict, sources: list[dict], seed: int, out: str
     out = Path(out)
     entries = []
     with atomic_dir(out) as tmp:
-        for sample in tqdm(samples, desc=f"augment {policy}", unit="img", mininterval=2):
+        for sample in progress(samples, desc=f"augment {policy}"):
             image = read_image(sample.image)
             mask = read_mask(sample.mask, image.shape[:2], len(CLASSES))
             image, mask = transform(image, mask, derive_seed(seed, "augment", policy, sample.id))

@@ -6,11 +6,11 @@ import os
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from realitygap.data import Sample, load_samples
 from realitygap.io import read_image, read_mask, save_npz
 from realitygap.models import forward_logits, load_model
+from realitygap.progress import progress
 
 
 def load_batch(samples: list[Sample], num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +27,7 @@ def run_predict(weights: str, model: dict, size: int, dataset: str, split: str, 
     samples = load_samples(dataset, split, "test")
     preds, truths = [], []
     with torch.no_grad():
-        for i in tqdm(range(0, len(samples), batch_size), desc="predict", unit="batch", mininterval=2):
+        for i in progress(range(0, len(samples), batch_size), desc="predict batches"):
             images, masks = load_batch(samples[i:i + batch_size])
             logits = forward_logits(net, torch.from_numpy(images))
             preds.append(logits.argmax(1).to(torch.uint8).cpu().numpy())

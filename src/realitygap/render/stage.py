@@ -8,11 +8,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from realitygap import CLASSES
 from realitygap.coco import mask_annotation
 from realitygap.io import atomic_dir, save_npz, write_json, write_png
+from realitygap.progress import progress
 from realitygap.render.domain import CUES, DomainFactors, cue_mask, render_image
 from realitygap.render.raster import rasterize
 from realitygap.render.scene import sample_scene
@@ -88,11 +88,10 @@ def run_render(domain: str, cfg: dict, seed: int, out: str | os.PathLike, jobs: 
         tasks = [(c, domain, cfg, seed) for c in chunks]
         with ProcessPoolExecutor(jobs) if jobs > 1 else contextlib.nullcontext() as pool:
             mapper = pool.map if pool else map
-            with tqdm(total=count, desc=f"render {domain}", unit="img", mininterval=2) as progress:
-                for chunk in mapper(_render_chunk, tasks):
-                    samples += [_write_sample(tmp, f"{domain}_{s['meta']['index']:05d}", s) for s in chunk]
-                    instances += [s["instances"] for s in chunk]
-                    progress.update(len(chunk))
+            for chunk in progress(mapper(_render_chunk, tasks), total=len(tasks),
+                                  desc=f"render {domain} (chunks of 64 images)"):
+                samples += [_write_sample(tmp, f"{domain}_{s['meta']['index']:05d}", s) for s in chunk]
+                instances += [s["instances"] for s in chunk]
         write_json(tmp / "instances.json", coco_document(samples, instances, cfg["size"]))
         write_json(tmp / "manifest.json", {
             "domain": domain, "size": cfg["size"], "classes": list(CLASSES), "factors": cfg["factors"],
