@@ -44,7 +44,7 @@ def load_maps(folder: Path, class_name: str) -> tuple[dict, np.ndarray]:
 
 
 def attribution_evidence(explanations: dict[str, tuple[str, str]], class_name: str, regions: dict,
-                         domains: np.ndarray) -> tuple[dict, dict]:
+                         domains: np.ndarray) -> dict:
     """Per method and domain: region shares of both models' maps and their rank correlation."""
     per_method, ids = {}, None
     for method, (source_dir, target_dir) in explanations.items():
@@ -62,7 +62,7 @@ def attribution_evidence(explanations: dict[str, tuple[str, str]], class_name: s
                                  "target": _mean([100 * mass_share(maps_t[pick], r[pick]).mean()]),
                                  "area": _mean([100 * r[pick].mean()])}
                           for name, r in regions.items()}}
-    return per_method, {"ids": ids}
+    return per_method
 
 
 def ablation_evidence(source, target, images: np.ndarray, truth: np.ndarray, regions: dict, class_name: str,
@@ -132,7 +132,7 @@ def run_diagnose(source_weights: str, target_weights: str, model: dict, size: in
     target = load_model(target_weights, model, size, device)
     # the target class's own region: where attribution should go (reported, not ranked as a cause)
     own = {f"{class_name} (target)": truth == CLASSES.index(class_name)}
-    attribution, _ = attribution_evidence(explanations, class_name, {**own, **regions}, domains)
+    attribution = attribution_evidence(explanations, class_name, {**own, **regions}, domains)
     ablation = ablation_evidence(source, target, images, truth, regions, class_name, domains, cfg["inpaint_radius"])
     manifests = {role: read_json(Path(datasets[d]) / "manifest.json") for role, d in domains_of.items()}
     factors = differing_factors(manifests["source"], manifests["target"])
