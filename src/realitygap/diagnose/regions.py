@@ -13,9 +13,10 @@ import torch
 
 from realitygap import CLASSES
 from realitygap.data import Sample
+from realitygap.explain.base import Target
 from realitygap.io import read_mask
-from realitygap.models import forward_logits
 from realitygap.render.domain import CUES, MASK_CUES
+from realitygap.score.explanations import confidences
 
 
 def cue_regions(samples: list[Sample], truth: np.ndarray) -> dict[str, np.ndarray]:
@@ -45,9 +46,8 @@ def ablate(images: np.ndarray, region: np.ndarray, radius: int = 3) -> np.ndarra
 @torch.no_grad()
 def class_confidence(net: torch.nn.Module, images: np.ndarray, truth: np.ndarray, class_name: str) -> np.ndarray:
     """Mean softmax probability of the class over its true pixels, per image (N,); NaN where absent."""
-    c = CLASSES.index(class_name)
-    x = torch.from_numpy(images).to(next(net.parameters()).device)
-    prob = forward_logits(net, x).softmax(1)[:, c].cpu().numpy()
-    region = truth == c
-    area = region.sum(axis=(1, 2))
-    return np.where(area > 0, (prob * region).sum(axis=(1, 2)) / np.maximum(area, 1), np.nan)
+    device = next(net.parameters()).device
+    region = torch.from_numpy(truth == CLASSES.index(class_name)).to(device)
+    target = Target(CLASSES.index(class_name), region)
+    conf = confidences(net, torch.from_numpy(images).to(device).float(), [target])[:, 0].cpu().numpy()
+    return np.where(region.flatten(1).any(1).cpu().numpy(), conf, np.nan)
