@@ -72,20 +72,24 @@ def _score(a) -> None:
         stage.run_score_segmentation(a.inputs[0], a.out)
     elif a.what == "matrix":
         stage.run_score_matrix(a.inputs, a.out, a.csv)
+    elif a.what == "policies":
+        from realitygap.score.policies import run_score_policies
+        run_score_policies(a.matrix, a.replicates, a.policies, a.model_name, a.out)
     else:
         stage.run_score_explanations(a.inputs[0], a.weights, a.model, a.size, a.datasets, a.out, a.device,
                                      a.params)
 
 
 def _augment(a) -> None:
-    from realitygap.augment.stage import run_augment
-    run_augment(a.policy, a.params, a.sources, a.seed, a.out)
+    from realitygap.augment.stage import policy_context, run_augment
+    context = policy_context(a.references, a.diagnosis, a.source_model, a.seed)
+    run_augment(a.policy, a.policies, a.sources, a.seed, a.out, a.copies, a.keep_source, context)
 
 
 def _summarize(a) -> None:
     from realitygap.summarize.stage import run_summarize
     run_summarize(a.matrix, a.explanations, a.xai_scores, a.timings, a.params, a.all_params, a.out,
-                  a.diagnosis)
+                  a.diagnosis, a.policies)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,9 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", type=_json, required=True, help="JSON diagnose section of params")
     p.add_argument("--out", required=True, help="diagnosis.json")
 
-    p = stage("score", _score, "Score predictions, gather the gap matrix, or score explanations.")
-    p.add_argument("what", choices=["segmentation", "matrix", "explanations"])
-    p.add_argument("inputs", nargs="+")
+    p = stage("score", _score, "Score predictions, gather the gap matrix, score explanations, or the "
+                               "policies' gap closure over seeds.")
+    p.add_argument("what", choices=["segmentation", "matrix", "explanations", "policies"])
+    p.add_argument("inputs", nargs="*")
+    p.add_argument("--matrix", help="policies: matrix.json of the main run")
+    p.add_argument("--replicates", nargs="*", default=[], help="policies: replicate real.json score files")
+    p.add_argument("--policies", type=_json, help="policies: JSON list of policy names")
+    p.add_argument("--model-name", help="policies: the model whose scores are used")
     p.add_argument("--csv", help="matrix: CSV output")
     p.add_argument("--weights")
     p.add_argument("--model", type=_json)
@@ -176,9 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
 
     p = stage("augment", _augment, "Apply an augmentation policy to the training samples of a mix.")
-    p.add_argument("--policy", required=True)
-    p.add_argument("--params", type=_json, required=True, help="JSON policy entry of params")
+    p.add_argument("--policy", required=True, help="name of the policy in --policies")
+    p.add_argument("--policies", type=_json, required=True,
+                   help="JSON {name: entry}: the policy and the policies it composes")
     p.add_argument("--sources", type=_json, required=True, help="JSON list of {dataset, split, fraction}")
+    p.add_argument("--copies", type=int, default=1, help="augmented versions per source image")
+    p.add_argument("--keep-source", action="store_true", help="keep the unmodified images too")
+    p.add_argument("--references", type=_json, default=None,
+                   help="JSON list of {dataset, split}: unlabeled target-domain images (style transfer)")
+    p.add_argument("--diagnosis", help="diagnosis.json of the source model (xai_guided)")
+    p.add_argument("--source-model", type=_json, default=None,
+                   help="JSON {weights, model, size, device} of the source model (xai_guided)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output dataset folder")
 
@@ -187,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explanations", required=True, help="root folder of explain outputs")
     p.add_argument("--xai-scores", required=True, help="root folder of explanation scores")
     p.add_argument("--diagnosis", help="folder of {model}/diagnosis.json files")
+    p.add_argument("--policies", help="policies.json of `score policies` (the gap-closure study)")
     p.add_argument("--params", type=_json, required=True,
                    help="JSON: primary_model, methods, policies, attribution_images")
     p.add_argument("--all-params", type=_json, default={}, help="JSON of the whole params, for the report")

@@ -117,6 +117,19 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None,
     return mask
 
 
+def read_depth(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
+    """Read a depth map (H, W) saved by `render` as `depth` in an .npz and check its size."""
+    try:
+        with np.load(path) as data:
+            depth = data["depth"].astype(np.float32)
+    except (OSError, ValueError, KeyError) as err:
+        raise InputError(f"{path}: not a readable depth map ({err})") from err
+    if depth.shape != tuple(shape):
+        raise InputError(f"{path}: depth size {depth.shape[1]}x{depth.shape[0]} does not match "
+                         f"its image {shape[1]}x{shape[0]}")
+    return depth
+
+
 def save_npz(path: str | os.PathLike, **arrays: Any) -> None:
     """Save arrays to a compressed .npz, atomically."""
     with atomic_path(path) as tmp:

@@ -80,6 +80,7 @@ def check_references(cfg: dict) -> None:
             problems.append(f"diagnose/{key}: {cfg['diagnose'][key]!r} is not in train/mixes")
     if cfg["augment"]["source_mix"] not in cfg["train"]["mixes"]:
         problems.append(f"augment/source_mix: {cfg['augment']['source_mix']!r} is not in train/mixes")
+    problems += augment_problems(cfg["augment"], domains, cfg["explain"]["methods"])
     for d in ("sim", "real"):
         if d not in cfg["predict"]["test_domains"]:
             problems.append(f"predict/test_domains: must include {d!r} to measure the gap")
@@ -87,6 +88,21 @@ def check_references(cfg: dict) -> None:
         problems.append("split/fractions: train + val + test must sum to 1")
     if problems:
         raise InputError("params.yaml:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def augment_problems(aug: dict, domains: set[str], methods: list[str]) -> list[str]:
+    """Composed policies name defined, non-composed policies; the reference domain exists."""
+    problems = []
+    for name, cfg in aug["policies"].items():
+        for part in cfg.get("compose", []):
+            if part not in aug["policies"] or "compose" in aug["policies"][part] or part == name:
+                problems.append(f"augment/policies/{name}/compose: {part!r} is not another, non-composed policy")
+    ref = aug.get("reference_domain")
+    if ref is not None and ref not in domains:
+        problems.append(f"augment/reference_domain: unknown domain {ref!r}")
+    problems += [f"augment/explain_methods: {m!r} is not in explain/methods" for m in aug.get("explain_methods", [])
+                 if m not in methods]
+    return problems
 
 
 def load(path: str | os.PathLike = "params.yaml", profile: str | None = None, **overrides: Any) -> dict:

@@ -1,15 +1,53 @@
+def policy_slice(wc):
+    """The policy's params entry and those of the policies it composes (its only params trigger)."""
+    policies = AUGMENT["policies"]
+    names = [wc.policy] + policies[wc.policy].get("compose", [])
+    return {n: policies[n] for n in names}
+
+
+def policy_types(wc):
+    return {cfg.get("type", n) for n, cfg in policy_slice(wc).items()}
+
+
+def augment_inputs(wc):
+    """Source datasets and splits, the reference domain's, and for xai_guided the diagnosis and source model."""
+    files = [p for src in mix_sources(AUGMENT["source_mix"]) for p in (src["dataset"], src["split"])]
+    if "reference_domain" in AUGMENT:
+        files += [f"data/raw/{AUGMENT['reference_domain']}", f"data/splits/{AUGMENT['reference_domain']}.json"]
+    if "xai_guided" in policy_types(wc):
+        files += [f"results/explanations/diagnosis/{PRIMARY}/diagnosis.json",
+                  f"results/models/{AUGMENT['source_mix']}/{PRIMARY}/model.pth"]
+    return files
+
+
+def augment_context(wc):
+    """Command-line options for what the policy may use besides its params."""
+    args = []
+    if "reference_domain" in AUGMENT:
+        args += ["--references", as_json([raw_source(AUGMENT["reference_domain"])])]
+    if "xai_guided" in policy_types(wc):
+        args += ["--diagnosis", f"results/explanations/diagnosis/{PRIMARY}/diagnosis.json",
+                 "--source-model", as_json({"weights": f"results/models/{AUGMENT['source_mix']}/{PRIMARY}/model.pth",
+                                            "model": config["train"]["models"][PRIMARY], "size": SIZE,
+                                            "device": DEVICE})]
+    return shlex.join(args)
+
+
 rule augment:
     input:
-        lambda wc: [p for src in mix_sources(config["augment"]["source_mix"])
-                    for p in (src["dataset"], src["split"])],
+        augment_inputs,
     output:
         directory("data/augmented/{policy}"),
     params:
-        policy=slice_of("augment/policies/{policy}"),
-        sources=lambda wc: as_json(mix_sources(config["augment"]["source_mix"])),
+        policies=lambda wc: as_json(policy_slice(wc)),
+        sources=lambda wc: as_json(mix_sources(AUGMENT["source_mix"])),
+        context=augment_context,
+        copies=AUGMENT["copies"],
+        keep="--keep-source" if AUGMENT["keep_source"] else "",
         seed=SEED,
     log:
         "logs/augment/{policy}.log",
     shell:
-        "realitygap augment --policy {wildcards.policy} --params {params.policy:q} "
-        "--sources {params.sources:q} --seed {params.seed} --out {output} 2> {log}"
+        "OMP_NUM_THREADS={threads} realitygap augment --policy {wildcards.policy} --policies {params.policies:q} "
+        "--sources {params.sources:q} --copies {params.copies} {params.keep} {params.context} "
+        "--seed {params.seed} --out {output} 2> {log}"

@@ -1,5 +1,6 @@
 # Shared helpers: params resolution and validation, wildcard sets, and each rule's params slice.
 import json
+import os
 import shlex
 
 from realitygap.params import resolve
@@ -13,11 +14,16 @@ RENDERED = list(config["render"]["domains"])
 INGESTED = list(config.get("ingest", {}))
 DOMAINS = RENDERED + INGESTED
 MODELS = list(config["train"]["models"])
-POLICIES = list(config["augment"]["policies"])
+AUGMENT = config["augment"]
+POLICIES = list(AUGMENT["policies"])
 AUG_MIXES = [f"aug_{p}" for p in POLICIES]
-MIXES = list(config["train"]["mixes"]) + AUG_MIXES
+BASE_MIXES = list(config["train"]["mixes"])
+MIXES = BASE_MIXES + AUG_MIXES
+GAP_MIXES = ["sim", "real"]          # the gap closure's baselines (as in summarize)
+REPLICATES = [f"seed{k}" for k in range(1, AUGMENT["seeds"])]   # training seed = seed + k
 TEST_DOMAINS = config["predict"]["test_domains"]
 METHODS = config["explain"]["methods"]
+POLICY_METHODS = AUGMENT.get("explain_methods", METHODS)    # methods run on the policies' models
 EXPLAINED = config["explain"]["models"]
 DIAGNOSE = config["diagnose"]
 PRIMARY = config["train"]["primary_model"]
@@ -26,7 +32,8 @@ SEED = config["seed"]
 DEVICE = config["device"]
 
 REPORT = expand("results/report/{name}", name=["metrics.json", "summary.md", "report.html",
-                                               "gap_matrix.png", "attribution_grid.png", "gap_closure.png"])
+                                               "gap_matrix.png", "attribution_grid.png", "gap_closure.png",
+                                               "policy_attributions.png"])
 
 
 wildcard_constraints:
@@ -38,6 +45,7 @@ wildcard_constraints:
     method="|".join(METHODS),
     explained="|".join(EXPLAINED),
     policy="|".join(POLICIES),
+    replicate="|".join(REPLICATES) or "(?!)",
 
 
 def as_json(value):
@@ -74,6 +82,33 @@ def mix_input_files(wc):
         if src["split"]:
             files.append(src["split"])
     return sorted(set(files))
+
+
+def training_seed(wc):
+    """The global seed, plus k for replicate `seed<k>` of the gap-closure study."""
+    return SEED + int(getattr(wc, "replicate", "seed0")[len("seed"):])
+
+
+def trained_models():
+    """(mix, model) pairs trained: every model on the base mixes, the primary one on the policies'."""
+    return [(mix, model) for mix in BASE_MIXES for model in MODELS] + [(mix, PRIMARY) for mix in AUG_MIXES]
+
+
+def methods_of(mix):
+    """The XAI methods run on a mix's models."""
+    return POLICY_METHODS if mix in AUG_MIXES else METHODS
+
+
+def explained_runs(model_names):
+    """(mix, model, method) of every explanation job for `model_names`."""
+    return [(mix, model, method) for mix, model in trained_models() if model in model_names
+            for method in methods_of(mix)]
+
+
+def replicate_scores():
+    """Score files of the gap-closure replicates: the baselines and every policy at each extra seed."""
+    return expand("results/replicates/{replicate}/scores/{mix}/{model}/real.json", replicate=REPLICATES,
+                  mix=GAP_MIXES + AUG_MIXES, model=PRIMARY)
 
 
 def explain_datasets(wc=None):

@@ -28,10 +28,30 @@ rule score_segmentation:
         "realitygap score segmentation {input} --out {output} 2> {log}"
 
 
+use rule predict as predict_replicate with:
+    input:
+        weights="results/replicates/{replicate}/models/{mix}/{model}/model.pth",
+        dataset="data/raw/{domain}",
+        split="data/splits/{domain}.json",
+    output:
+        "results/replicates/{replicate}/predictions/{mix}/{model}/{domain}.npz",
+    log:
+        "logs/predict/{replicate}/{mix}/{model}/{domain}.log",
+
+
+use rule score_segmentation as score_replicate with:
+    input:
+        "results/replicates/{replicate}/predictions/{mix}/{model}/{domain}.npz",
+    output:
+        "results/replicates/{replicate}/scores/{mix}/{model}/{domain}.json",
+    log:
+        "logs/score/segmentation/{replicate}/{mix}/{model}/{domain}.log",
+
+
 rule score_matrix:
     input:
-        expand("results/scores/segmentation/{mix}/{model}/{domain}.json",
-               mix=MIXES, model=MODELS, domain=TEST_DOMAINS),
+        [f"results/scores/segmentation/{mix}/{model}/{domain}.json"
+         for mix, model in trained_models() for domain in TEST_DOMAINS],
     output:
         json="results/scores/matrix.json",
         csv="results/scores/matrix.csv",
@@ -39,3 +59,19 @@ rule score_matrix:
         "logs/score/matrix.log",
     shell:
         "realitygap score matrix {input} --out {output.json} --csv {output.csv} 2> {log}"
+
+
+rule score_policies:
+    input:
+        matrix="results/scores/matrix.json",
+        replicates=replicate_scores(),
+    output:
+        "results/scores/policies.json",
+    params:
+        policies=as_json(POLICIES),
+        model=PRIMARY,
+    log:
+        "logs/score/policies.log",
+    shell:
+        "realitygap score policies --matrix {input.matrix} --replicates {input.replicates} "
+        "--policies {params.policies:q} --model-name {params.model} --out {output} 2> {log}"

@@ -11,11 +11,14 @@ rule train:
         train=lambda wc: as_json({k: v for k, v in config["train"].items()
                                   if k not in ("models", "mixes", "primary_model")}),
         size=SIZE,
-        seed=SEED,
+        seed=training_seed,
         device=DEVICE,
+        out=lambda wc, output: os.path.dirname(output.weights),
     log:
         "logs/train/{mix}/{model}.log",
-    threads: 2
+    # One thread per training: on a CPU two 1-thread trainings side by side do 1.6x the work of one
+    # 2-thread training (measured: 0.30 s vs 0.245 s per step).
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
@@ -23,4 +26,12 @@ rule train:
         "OMP_NUM_THREADS={threads} realitygap train --sources {params.sources:q} --val-sources {params.val:q} "
         "--model {params.model:q} --params {params.train:q} --size {params.size} --seed {params.seed} "
         "--mix {wildcards.mix} --name {wildcards.model} --device {params.device} "
-        "--out results/models/{wildcards.mix}/{wildcards.model} > {log} 2>&1"
+        "--out {params.out} > {log} 2>&1"
+
+
+use rule train as train_replicate with:
+    output:
+        weights="results/replicates/{replicate}/models/{mix}/{model}/model.pth",
+        summary="results/replicates/{replicate}/models/{mix}/{model}/train.json",
+    log:
+        "logs/train/{replicate}/{mix}/{model}.log",

@@ -1,4 +1,7 @@
-"""`realitygap augment`: apply a policy to the training samples of a mix, written as a new dataset."""
+"""`realitygap augment`: apply a policy to the training samples of a mix, written as a new dataset.
+
+Each source image gets `copies` augmented versions (seeded per image and copy); with `keep_source`
+the unmodified image is kept too, so the retrained model sees both."""
 
 from __future__ import annotations
 
@@ -6,29 +9,48 @@ import os
 from pathlib import Path
 
 from realitygap import CLASSES
-from realitygap.augment import build_policy
+from realitygap.augment import PolicyContext, build_policy
 from realitygap.data import load_samples
-from realitygap.io import atomic_dir, read_image, read_mask, write_json, write_png
+from realitygap.io import atomic_dir, read_image, read_json, read_mask, write_json, write_png
 from realitygap.progress import progress
 from realitygap.seeding import derive_seed
 
 
-def run_augment(policy: str, cfg: dict, sources: list[dict], seed: int, out: str | os.PathLike) -> dict:
-    """Augment every training sample of `sources` once with `policy` and write the dataset to `out`."""
-    transform = build_policy(policy, cfg)
-    samples = [s for src in sources for s in load_samples(src["dataset"], src.get("split"), "train",
-                                                          src.get("fraction", 1.0), seed)]
+def source_samples(sources: list[dict], seed: int, split: str = "train") -> list:
+    """The samples of `split` of every source `{dataset, split, fraction}`."""
+    return [s for src in sources for s in load_samples(src["dataset"], src.get("split"), split,
+                                                       src.get("fraction", 1.0), seed)]
+
+
+def policy_context(references: list[dict] | None = None, diagnosis: str | None = None,
+                   source_model: dict | None = None, seed: int = 0) -> PolicyContext:
+    """What policies may use: reference images (training images of the target domain, labels unused),
+    the diagnosis JSON and the source model."""
+    refs = [s.image for s in source_samples(references or [], seed)]
+    return PolicyContext(references=refs, diagnosis=read_json(diagnosis) if diagnosis else None, model=source_model)
+
+
+def run_augment(policy: str, policies: dict, sources: list[dict], seed: int, out: str | os.PathLike,
+                copies: int = 1, keep_source: bool = False, context: PolicyContext | None = None) -> dict:
+    """Augment every training sample of `sources` with `policies[policy]` and write the dataset to `out`."""
+    transform = build_policy(policy, policies, context)
+    samples = source_samples(sources, seed)
+    transform.prepare(samples)
     out = Path(out)
     entries = []
     with atomic_dir(out) as tmp:
         for sample in progress(samples, desc=f"augment {policy}"):
             image = read_image(sample.image)
             mask = read_mask(sample.mask, image.shape[:2], len(CLASSES))
-            image, mask = transform(image, mask, derive_seed(seed, "augment", policy, sample.id))
-            write_png(tmp / "images" / f"{sample.id}.png", image)
-            write_png(tmp / "masks" / f"{sample.id}.png", mask)
-            entries.append({"id": sample.id, "scene": sample.id, "image": f"images/{sample.id}.png",
-                            "mask": f"masks/{sample.id}.png"})
-        write_json(tmp / "manifest.json", {"domain": f"augmented/{policy}", "policy": policy, "params": cfg,
+            versions = [(f"{sample.id}", image, mask)] if keep_source else []
+            for copy in range(copies):
+                aug_image, aug_mask = transform(image, mask, derive_seed(seed, "augment", policy, sample.id, copy), sample)
+                versions.append((f"{sample.id}_aug{copy}", aug_image, aug_mask))
+            for vid, img, msk in versions:
+                write_png(tmp / "images" / f"{vid}.png", img)
+                write_png(tmp / "masks" / f"{vid}.png", msk)
+                entries.append({"id": vid, "scene": sample.id, "image": f"images/{vid}.png", "mask": f"masks/{vid}.png"})
+        write_json(tmp / "manifest.json", {"domain": f"augmented/{policy}", "policy": policy, "params": policies,
+                                           "copies": copies, "keep_source": keep_source,
                                            "classes": list(CLASSES), "samples": entries})
     return {"samples": len(entries)}

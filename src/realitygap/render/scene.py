@@ -47,6 +47,15 @@ class Scene:
         """Plain-JSON form of the scene, saved beside each image."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Scene":
+        """The scene saved by `to_dict` (lists back to tuples)."""
+        def tuples(d: dict) -> dict:
+            return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+        return cls(**{**tuples({k: v for k, v in data.items() if k != "towels"}),
+                      "towels": [Towel(**tuples(t)) for t in data["towels"]]})
+
 
 DEFAULT_CATEGORIES = {"bath_towel": 0.55, "hand_towel": 0.3, "tea_towel": 0.1, "washcloth": 0.04,
                       "beach_towel": 0.01}
@@ -62,7 +71,11 @@ def _choice(rng: np.random.Generator, weights: dict[str, float]) -> str:
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
-def _random_color(rng: np.random.Generator, saturation: tuple[float, float],
+TABLE_COLOURS = ((0.05, 0.35), (0.25, 0.6))    # (saturation, value) ranges of table colours
+TOWEL_COLOURS = ((0.2, 0.8), (0.55, 0.95))     # and of towel colours, so towels stand out
+
+
+def random_color(rng: np.random.Generator, saturation: tuple[float, float],
                   value: tuple[float, float]) -> tuple[float, float, float]:
     import colorsys
 
@@ -76,7 +89,7 @@ def sample_scene(rng: np.random.Generator, size: int, cfg: dict) -> Scene:
     """Sample one scene of `size` x `size` pixels from the scene parameters `cfg`."""
     n = int(rng.integers(cfg["towels_min"], cfg["towels_max"] + 1))
     scene = Scene(size=size,
-                  table_color=_random_color(rng, (0.05, 0.35), (0.25, 0.6)),
+                  table_color=random_color(rng, *TABLE_COLOURS),
                   light_dir=float(rng.uniform(0, 2 * np.pi)),
                   focus_depth=float(rng.uniform(0.95, 0.99)))
     lo, hi = cfg["towel_size"]
@@ -91,7 +104,7 @@ def sample_scene(rng: np.random.Generator, size: int, cfg: dict) -> Scene:
             center=(float(rng.uniform(margin, size - margin)), float(rng.uniform(margin, size - margin))),
             half_size=(a, b),
             angle=float(rng.uniform(0, np.pi)),
-            color=_random_color(rng, (0.2, 0.8), (0.55, 0.95)),
+            color=random_color(rng, *TOWEL_COLOURS),
             hem_inset=float(rng.uniform(*cfg["hem_inset"]) * size / 128),
             seam_width=max(width, 1.0),
             inner_seam=float(rng.uniform(-0.5, 0.5) * a) if rng.random() < cfg["inner_seam_prob"] else None,

@@ -61,20 +61,19 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 3)
 
 
-def drop_of_others(net, x: torch.Tensor, kept: torch.Tensor, target: Target, keep: torch.Tensor) -> float | None:
-    """Average Drop % of the other classes present (in images `keep`) when the map of `target` is kept."""
-    if not target.others:
-        return None
-    y, o = confidences(net, x, target.others), confidences(net, kept, target.others)
-    present = torch.stack([other.region.flatten(1).any(1) for other in target.others], 1) & keep[:, None]
-    if not present.any():
-        return None
-    return average_drop_increase(y[present].cpu().numpy().clip(1e-8), o[present].cpu().numpy())[0]
+def _aggregate(y, o, o_rest, y_oth, o_oth, present, deletion, insertion, sel: np.ndarray) -> dict:
+    """The faithfulness scores of the images `sel` from per-image values."""
+    drop, increase = average_drop_increase(y[sel], o[sel])
+    oth = present & sel[:, None]
+    return {"average_drop": _round(drop), "increase_in_confidence": _round(increase),
+            "average_retention": _round(average_drop_increase(y[sel], o_rest[sel])[0]),
+            "average_drop_of_others": _round(average_drop_increase(y_oth[oth], o_oth[oth])[0]) if oth.any() else None,
+            "deletion_auc": _round(deletion[sel].mean()), "insertion_auc": _round(insertion[sel].mean()),
+            "targets": int(sel.sum())}
 
 
-def curve_auc(net, x: torch.Tensor, saliency: torch.Tensor, target: Target, steps: int, insertion: bool,
-              keep: torch.Tensor) -> float:
-    """Deletion or insertion AUC (x100) of one target's maps (N, H, W), mean over images `keep`."""
+def curve_auc(net, x: torch.Tensor, saliency: torch.Tensor, target: Target, steps: int, insertion: bool) -> np.ndarray:
+    """Deletion or insertion AUC (x100) of one target's maps (N, H, W), per image (N,)."""
     n, h, w, _ = x.shape
     order = saliency.flatten(1).argsort(dim=1, descending=True)
     if insertion:
@@ -88,38 +87,48 @@ def curve_auc(net, x: torch.Tensor, saliency: torch.Tensor, target: Target, step
         chosen = chosen.view(n, h, w, 1)
         frames.append(torch.where(chosen, x, start) if insertion else torch.where(chosen, start, x))
     scores = confidences(net, torch.cat(frames), [target]).view(steps + 1, n)
-    return float(100 * torch.trapezoid(scores, dx=1.0 / steps, dim=0)[keep].mean())
+    return (100 * torch.trapezoid(scores, dx=1.0 / steps, dim=0)).cpu().numpy()
 
 
 def faithfulness(net: torch.nn.Module, images: np.ndarray, maps: np.ndarray, targets: list[Target],
-                 steps: int = 16) -> dict:
+                 steps: int = 16, groups: dict[str, np.ndarray] | None = None) -> dict:
     """Per target class: Average Drop, Increase in Confidence, Average Retention, Average Drop of
-    Others and deletion/insertion AUC. `images` uint8 (N, H, W, 3), `maps` (N, T, H, W) in [0, 1]."""
+    Others and deletion/insertion AUC. `images` uint8 (N, H, W, 3), `maps` (N, T, H, W) in [0, 1].
+
+    With `groups` ({name: bool (N,)}) the perturbed forwards run once and the scores are given per
+    group, `{group: {class: scores}}`; without, over all images, `{class: scores}`."""
     device = next(net.parameters()).device
     x = torch.from_numpy(images).to(device).float()
     m = torch.from_numpy(maps).to(device).float()
-    y = confidences(net, x, targets)
-    out = {}
+    y_all = confidences(net, x, targets).cpu().numpy().clip(1e-8)
+    every = {"all": np.ones(len(images), bool)}
+    out: dict = {g: {} for g in (groups or every)}
     for t, target in enumerate(targets):
-        keep = target.region.flatten(1).any(1)
+        keep = target.region.flatten(1).any(1).cpu().numpy()
         name = CLASSES[target.class_index]
         if not keep.any():
-            out[name] = {"average_drop": None, "increase_in_confidence": None, "targets": 0,
-                         "empty_regions": int(len(keep))}
+            for g, sel in (groups or every).items():
+                out[g][name] = {"average_drop": None, "increase_in_confidence": None, "targets": 0,
+                                "empty_regions": int(sel.sum())}
             continue
         kept, rest = x * m[:, t, ..., None], x * (1 - m[:, t, ..., None])
-        yt = y[keep, t].cpu().numpy().clip(1e-8)
-        o = confidences(net, kept, [target])[keep, 0].cpu().numpy()
-        o_rest = confidences(net, rest, [target])[keep, 0].cpu().numpy()
-        drop, increase = average_drop_increase(yt, o)
-        out[name] = {
-            "average_drop": _round(drop), "increase_in_confidence": _round(increase),
-            "average_retention": _round(average_drop_increase(yt, o_rest)[0]),
-            "average_drop_of_others": _round(drop_of_others(net, x, kept, target, keep)),
-            "deletion_auc": _round(curve_auc(net, x, m[:, t], target, steps, False, keep)),
-            "insertion_auc": _round(curve_auc(net, x, m[:, t], target, steps, True, keep)),
-            "targets": int(keep.sum()), "empty_regions": int((~keep).sum())}
-    return out
+        o = confidences(net, kept, [target])[:, 0].cpu().numpy()
+        o_rest = confidences(net, rest, [target])[:, 0].cpu().numpy()
+        others = target.others or []
+        y_oth = confidences(net, x, others).cpu().numpy().clip(1e-8) if others else np.zeros((len(x), 0))
+        o_oth = confidences(net, kept, others).cpu().numpy() if others else np.zeros((len(x), 0))
+        present = (torch.stack([oth.region.flatten(1).any(1) for oth in others], 1).cpu().numpy()
+                   if others else np.zeros((len(x), 0), bool)) & keep[:, None]
+        curves = [curve_auc(net, x, m[:, t], target, steps, ins) for ins in (False, True)]
+        for g, sel in (groups or every).items():
+            chosen = keep & sel
+            if not chosen.any():
+                out[g][name] = {"average_drop": None, "increase_in_confidence": None, "targets": 0,
+                                "empty_regions": int(sel.sum())}
+                continue
+            out[g][name] = {**_aggregate(y_all[:, t], o, o_rest, y_oth, o_oth, present, *curves, chosen),
+                            "empty_regions": int((~keep & sel).sum())}
+    return out if groups else out["all"]
 
 
 def mass_share(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:

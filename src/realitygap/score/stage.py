@@ -73,14 +73,14 @@ def run_score_explanations(explanations: str | os.PathLike, weights: str, model:
     box = tuple(meta["box"]) if meta["region"] == "box" else None
     domains = np.array(meta["domains"])
 
-    def scores(pick: np.ndarray) -> dict:
-        targets = build_targets(labels[pick], class_indices, len(CLASSES), box)
-        return {"faithfulness": faithfulness(net, images[pick], maps[pick], targets, cfg["deletion_steps"]),
-                "localisation": localisation(maps[pick], truth[pick], class_indices)}
-
-    every = np.ones(len(domains), bool)
-    result = {"method": meta["method"], "images": len(meta["ids"]), **scores(every),
-              "by_domain": {d: scores(domains == d) for d in sorted(set(meta["domains"]))}}
+    groups = {"all": np.ones(len(domains), bool), **{d: domains == d for d in sorted(set(meta["domains"]))}}
+    targets = build_targets(labels, class_indices, len(CLASSES), box)
+    faith = faithfulness(net, images, maps, targets, cfg["deletion_steps"], groups)
+    result = {"method": meta["method"], "images": len(meta["ids"]), "faithfulness": faith.pop("all"),
+              "localisation": localisation(maps, truth, class_indices),
+              "by_domain": {d: {"faithfulness": faith[d],
+                                "localisation": localisation(maps[groups[d]], truth[groups[d]], class_indices)}
+                            for d in faith}}
     result["sanity"] = sanity(net, meta, images, labels, maps, class_indices, box, cfg["sanity_images"])
     write_json(out, result)
     return result

@@ -57,16 +57,23 @@ def attribution_grid(rows: list[str], columns: list[str], tiles: list[list[np.nd
     _save(fig, path)
 
 
-def closure_bars(closures: dict[str, float], path: str | os.PathLike) -> None:
-    """Bars of gap closure (fraction of the sim -> real gap) per augmentation policy."""
-    names = list(closures)
-    values = [closures[n] for n in names]
-    fig, ax = plt.subplots(figsize=(1.5 + 1.0 * len(names), 3.0))
-    ax.bar(names, values, color=["tab:green" if v > 0 else "tab:red" for v in values])
+def closure_bars(policies: dict[str, dict], path: str | os.PathLike) -> None:
+    """Bars of mean gap closure per policy, best first, with 95 % CI whiskers and the seeds as dots."""
+    names = sorted((n for n in policies if policies[n]["gap_closed"] is not None),
+                   key=lambda n: -policies[n]["gap_closed"])
+    values = [policies[n]["gap_closed"] for n in names]
+    fig, ax = plt.subplots(figsize=(1.5 + 1.1 * max(len(names), 1), 3.2))
+    ax.bar(names, values, color=["tab:green" if v > 0 else "tab:red" for v in values], alpha=0.8)
+    for i, n in enumerate(names):
+        ci = policies[n].get("ci95")
+        if ci:
+            ax.errorbar(i, values[i], yerr=[[values[i] - ci[0]], [ci[1] - values[i]]], color="black", capsize=4)
+        seeds = [v for v in policies[n].get("gap_closed_per_seed", {}).values() if v is not None]
+        ax.plot([i] * len(seeds), seeds, "k.", ms=4)
+        ax.text(i + 0.12, values[i], f"{values[i]:.2f}", ha="left", va="bottom", fontsize=8)
     ax.axhline(0, color="black", lw=0.8)
     ax.axhline(1, color="gray", lw=0.8, ls="--")
     ax.set_ylabel("gap closed (1 = real-trained)")
-    ax.set_title("Gap closure by augmentation policy")
-    for i, v in enumerate(values):
-        ax.text(i, v, f"{v:.2f}", ha="center", va="bottom" if v >= 0 else "top", fontsize=9)
+    ax.set_title("Gap closure by augmentation policy (mean, 95 % CI, seeds)")
+    ax.tick_params(axis="x", labelrotation=20)
     _save(fig, path)

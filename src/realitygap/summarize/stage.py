@@ -18,12 +18,6 @@ from realitygap.io import read_image, read_json, write_json, write_text
 from realitygap.summarize import figures
 
 
-def gap_closed(score_aug: float, score_sim: float, score_real: float) -> float | None:
-    """(score(sim+aug on real) - score(sim on real)) / (score(real on real) - score(sim on real))."""
-    gap = score_real - score_sim
-    return None if abs(gap) < 1e-9 else (score_aug - score_sim) / gap
-
-
 def collect_timings(root: str | os.PathLike) -> dict:
     """Seconds per stage summed over the timing records the CLI leaves under `root`."""
     totals: dict[str, float] = {}
@@ -58,18 +52,14 @@ def diagnosis_text(diagnosis: dict) -> str:
     return ("Suspected causes of the gap, strongest first: " + "; ".join(lines) + ".")
 
 
-def build_metrics(matrix: dict, cfg: dict, xai: dict, timings: dict) -> dict:
-    """The metrics.json document from the score matrix, XAI scores and timings."""
+def build_metrics(matrix: dict, cfg: dict, xai: dict, timings: dict, study: dict) -> dict:
+    """The metrics.json document from the score matrix, XAI scores, timings and the gap-closure study."""
     primary = cfg["primary_model"]
     semantic = {mix: {d: {k: s[k] for k in ("mIoU", "aAcc", "mDice", "IoU", "worst_class_IoU") if k in s}
                       for d, s in row.items()}
                 for mix, row in matrix[primary].items()}
     sim_real, real_real = semantic["sim"]["real"]["mIoU"], semantic["real"]["real"]["mIoU"]
-    policies = {}
-    for policy in cfg["policies"]:
-        on_real = semantic[f"aug_{policy}"]["real"]["mIoU"]
-        policies[policy] = {"mIoU_on_real": on_real, "seeds": 1,
-                            "gap_closed": _round(gap_closed(on_real, sim_real, real_real))}
+    policies = dict(sorted(study["policies"].items(), key=lambda kv: -(kv[1]["gap_closed"] or -1e9)))
     return {
         "semantic": {"matrix": semantic,
                      "gap": {"metric": "mIoU", "sim_on_real": sim_real, "real_on_real": real_real,
@@ -77,13 +67,10 @@ def build_metrics(matrix: dict, cfg: dict, xai: dict, timings: dict) -> dict:
                      "models": {m: {mix: {d: s["mIoU"] for d, s in row.items()} for mix, row in mixes.items()}
                                 for m, mixes in matrix.items()}},
         "policies": policies,
+        "baselines": study["baselines"],
         "explanations": xai,
         "timings_s": timings,
     }
-
-
-def _round(v: float | None) -> float | None:
-    return None if v is None else round(v, 4)
 
 
 def _attribution_tiles(explanations: Path, mixes: list[str], primary: str, methods: list[str], n: int,
@@ -124,31 +111,41 @@ def _table(header: list[str], rows: list[list]) -> tuple[str, str]:
 
 
 def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_dir: str, cfg: dict,
-                  params: dict, out: str | os.PathLike, diagnosis_dir: str | None = None) -> dict:
+                  params: dict, out: str | os.PathLike, diagnosis_dir: str | None = None,
+                  policies_file: str | None = None) -> dict:
     """Write metrics.json, summary.md, report.html and figures under `out`."""
     out = Path(out)
     matrix = read_json(matrix_file)
     primary = cfg["primary_model"]
     mixes = list(matrix[primary])
-    xai = {mix: {m: read_json(Path(xai_scores) / mix / primary / f"{m}.json") for m in cfg["methods"]}
+    policy_mixes = [f"aug_{p}" for p in cfg["policies"]]
+    methods_of = {mix: cfg.get("policy_methods", cfg["methods"]) if mix in policy_mixes else cfg["methods"]
+                  for mix in mixes}
+    xai = {mix: {m: read_json(Path(xai_scores) / mix / primary / f"{m}.json") for m in methods_of[mix]}
            for mix in mixes}
+    study = read_json(policies_file) if policies_file else {"policies": {}, "baselines": {}}
     metrics = build_metrics(matrix, cfg, {mix: {m: {"faithfulness": v["faithfulness"],
                                                     "localisation": v["localisation"],
                                                     "sanity_spearman": v.get("sanity", {}).get("spearman_full")}
                                                 for m, v in row.items()} for mix, row in xai.items()},
-                            collect_timings(timings_dir))
+                            collect_timings(timings_dir), study)
     if diagnosis_dir:
         diagnoses = {p.parent.name: read_json(p) for p in sorted(Path(diagnosis_dir).glob("*/diagnosis.json"))}
         if primary not in diagnoses:
             raise FileNotFoundError(f"{diagnosis_dir}: no diagnosis of the primary model {primary!r}")
         metrics["diagnosis"] = diagnosis_summary(diagnoses, primary)
     figures.gap_heatmap(metrics["semantic"]["matrix"], "mIoU", out / "gap_matrix.png")
-    rows, tiles = _attribution_tiles(Path(explanations), mixes, primary, cfg["methods"],
-                                     cfg["attribution_images"], "real")
+    base = [m for m in mixes if m not in policy_mixes]
+    rows, tiles = _attribution_tiles(Path(explanations), base, primary, cfg["methods"], cfg["attribution_images"], "real")
     figures.attribution_grid(rows, cfg["methods"], tiles, out / "attribution_grid.png",
                              f"Seam attributions of {primary} on real test images (white: true seam)")
-    closures = {p: v["gap_closed"] for p, v in metrics["policies"].items() if v["gap_closed"] is not None}
-    figures.closure_bars(closures, out / "gap_closure.png")
+    best = next(iter(metrics["policies"]), None)
+    side = ["sim", f"aug_{best}", "real"] if best else ["sim", "real"]
+    policy_methods = cfg.get("policy_methods", cfg["methods"])
+    rows, tiles = _attribution_tiles(Path(explanations), side, primary, policy_methods, cfg["attribution_images"], "real")
+    figures.attribution_grid(rows, policy_methods, tiles, out / "policy_attributions.png",
+                             f"sim, best policy ({best}) and real models on the same real test images")
+    figures.closure_bars(metrics["policies"], out / "gap_closure.png")
     write_json(out / "metrics.json", metrics)
     _write_documents(metrics, params, out)
     return metrics
@@ -163,8 +160,10 @@ def _write_documents(metrics: dict, params: dict, out: Path) -> None:
                          [[mix, *[row[d]["mIoU"] for d in domains], *[row["real"]["IoU"][c] for c in CLASSES],
                            row["real"].get("worst_class_IoU")]
                           for mix, row in sem["matrix"].items()]),
-        "policies": _table(["policy", "mIoU on real", "gap closed"],
-                           [[p, v["mIoU_on_real"], v["gap_closed"]] for p, v in metrics["policies"].items()]),
+        "policies": _table(["rank", "policy", "mIoU on real", "gap closed", "95 % CI", "seeds"],
+                           [[i + 1, p, v["mIoU_on_real"], v["gap_closed"],
+                             "-" if not v.get("ci95") else f"[{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}]", v["seeds"]]
+                            for i, (p, v) in enumerate(metrics["policies"].items())]),
         "xai": _table(["train mix", "method", "Avg Drop %", "Incr. Conf. %", "Avg Retention %",
                        "Drop of Others %", "deletion AUC", "insertion AUC", "pointing game %", "seam area %",
                        "sanity Spearman"],
@@ -192,7 +191,9 @@ def _write_documents(metrics: dict, params: dict, out: Path) -> None:
         ("3. Why? The diagnosis", diagnosis_text(metrics["diagnosis"]) if "diagnosis" in metrics else
          "No diagnosis was run.", "diagnosis", None),
         ("4. Which augmentation closes how much of the gap?", "gap closed = (aug - sim) / (real - sim) on "
-         "real test mIoU.", "policies", "gap_closure.png"),
+         "real test mIoU, per training seed (sim, real and policy models share the seed), then averaged; "
+         "the interval is a Student-t 95 % CI over the seeds. Below: the seam attributions of the sim, "
+         "best-policy and real models on the same real test images.", "policies", ("gap_closure.png", "policy_attributions.png")),
         ("5. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
     ]
     md = ["# realitygap report", "", headline, ""]
@@ -200,9 +201,9 @@ def _write_documents(metrics: dict, params: dict, out: Path) -> None:
     for title, text, table, figure in sections:
         md += [f"## {title}", "", text, "", tables[table][0]]
         body += [f"<h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>", tables[table][1]]
-        if figure:
-            md += [f"![{figure}]({figure})", ""]
-            body.append(_png_tag(out / figure, figure))
+        for name in ((figure,) if isinstance(figure, str) else figure or ()):
+            md += [f"![{name}]({name})", ""]
+            body.append(_png_tag(out / name, name))
     params_text = json.dumps(params, indent=2)
     md += ["## Parameters and software", "", "```json", params_text, "```", "",
            "| package | version |", "|---|---|", *[f"| {k} | {v} |" for k, v in versions.items()], ""]

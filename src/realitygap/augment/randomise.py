@@ -1,0 +1,62 @@
+"""Domain randomisation (Tremblay et al., CVPR-W 2018) by re-rendering: each source image's scene,
+read back from the renderer's metadata, is rendered again with every listed render factor drawn
+uniformly from its range and, optionally, new towel and table colours drawn
+from the scene sampler's own colour ranges. The geometry, and so the
+mask, is unchanged. Works on rendered domains only (it needs `meta/<id>.json`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import albumentations as A
+import numpy as np
+
+from realitygap.augment.base import Policy
+from realitygap.data import Sample
+from realitygap.io import InputError, read_json
+from realitygap.render.domain import DomainFactors, render_image
+from realitygap.render.raster import rasterize
+from realitygap.render.scene import TABLE_COLOURS, TOWEL_COLOURS, Scene, random_color
+
+
+def scene_meta(sample: Sample) -> dict:
+    """The renderer's metadata of a sample (scene and factors), found beside its image."""
+    path = Path(sample.image).parent.parent / "meta" / f"{sample.id}.json"
+    if not path.is_file():
+        raise InputError(f"{path}: missing; policy 'randomise' re-renders scenes and works on rendered domains only")
+    return read_json(path)
+
+
+class DomainRandomisation(Policy):
+    name = "randomise"
+    options = {"factors": {}, "colours": True}
+
+    def build(self, cfg: dict) -> A.BaseCompose:
+        DomainFactors.from_dict({k: v[0] for k, v in cfg["factors"].items()})  # names checked up front
+        bad = sorted(k for k, v in cfg["factors"].items() if len(v) != 2 or v[0] > v[1])
+        if bad:
+            raise ValueError(f"augment policy 'randomise': factors {bad} need a [low, high] range")
+        return A.Compose([])
+
+    def draw(self, base: dict, rng: np.random.Generator) -> DomainFactors:
+        """The source factors with each listed one drawn from its range."""
+        drawn = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in self.cfg["factors"].items()}
+        if "jpeg_quality" in drawn:
+            drawn["jpeg_quality"] = int(round(drawn["jpeg_quality"]))
+        return DomainFactors.from_dict({**base, **drawn})
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, seed: int,
+                 sample: Sample | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if sample is None:
+            raise ValueError("augment policy 'randomise' re-renders a sample's scene and needs the sample")
+        meta = scene_meta(sample)
+        rng = np.random.default_rng(seed)
+        scene = Scene.from_dict(meta["scene"])
+        if self.cfg["colours"]:
+            scene = replace(scene, table_color=random_color(rng, *TABLE_COLOURS),
+                            towels=[replace(t, color=random_color(rng, *TOWEL_COLOURS)) for t in scene.towels])
+        raster = rasterize(scene)
+        if not np.array_equal(raster.mask, mask):
+            raise InputError(f"{sample.id}: re-rendered scene does not reproduce its mask (metadata out of date?)")
+        return render_image(scene, raster, self.draw(meta["factors"], rng), rng), mask
