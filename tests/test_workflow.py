@@ -35,14 +35,23 @@ def tiny_run(tmp_path_factory):
 def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     metrics = json.loads((tiny_run / "results/report/metrics.json").read_text())
     matrix = metrics["semantic"]["matrix"]
-    assert set(matrix) == {"sim", "real", "sim+real10", "aug_camera"}
+    policies = ["camera", "style", "randomise", "baseline", "xai_guided", "camera_style"]
+    assert set(matrix) == {"sim", "real", "sim+real10", *(f"aug_{p}" for p in policies)}
     for row in matrix.values():
         assert set(row) == {"sim", "real"}
         for cell in row.values():
             assert 0 <= cell["mIoU"] <= 100 and set(cell["IoU"]) == {"background", "towel", "seam"}
     gap = metrics["semantic"]["gap"]
     assert gap["points"] == pytest.approx(gap["real_on_real"] - gap["sim_on_real"], abs=0.01)
-    assert "camera" in metrics["policies"] and "gap_closed" in metrics["policies"]["camera"]
+    assert set(metrics["policies"]) == set(policies)
+    closures = [v["gap_closed"] for v in metrics["policies"].values()]
+    assert closures == sorted(closures, reverse=True)                     # ranked, best first
+    for v in metrics["policies"].values():                                 # 2 seeds in the tiny profile
+        assert v["seeds"] == 2 and set(v["gap_closed_per_seed"]) == {"seed0", "seed1"}
+        assert v["ci95"][0] <= v["gap_closed"] <= v["ci95"][1]
+    assert (tiny_run / "results/replicates/seed1/models/aug_xai_guided/unet/model.pth").exists()
+    assert not (tiny_run / "results/models/aug_camera/aspp").exists()   # policies retrain the primary model
+    assert (tiny_run / "data/augmented/camera_style/manifest.json").exists()
     assert metrics["timings_s"]["total"] > 0 and "train" in metrics["timings_s"]
     for method in ("gradcam", "saliency", "minmax_cam", "rise"):
         folder = tiny_run / "results/explanations/real/unet" / method
@@ -53,14 +62,14 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
         assert -1 <= xai["sanity_spearman"] <= 1
     assert not (tiny_run / "results/explanations/real/aspp").exists()     # explain/models: [unet]
     diagnosis = json.loads((tiny_run / "results/explanations/diagnosis/unet/diagnosis.json").read_text())
-    assert {r["region"] for r in diagnosis["regions"]} == {"table", "towel", "fringe", "corners", "defocus"}
+    assert {r["region"] for r in diagnosis["regions"]} == {"table", "towel", "seam", "fringe", "corners", "defocus"}
     assert set(diagnosis["cka"]["real"]) == set(yaml.safe_load((REPO / "params.yaml").read_text())
                                                ["profiles"]["tiny"]["diagnose"]["cka_layers"])
     assert metrics["diagnosis"]["ranked_causes"] == diagnosis["ranked_causes"]
     csv = (tiny_run / "results/scores/matrix.csv").read_text().splitlines()
-    assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * 4 * 2
+    assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies))
     html = (tiny_run / "results/report/report.html").read_text()
-    assert html.count("<img") == 3 and "data:image/png;base64," in html
+    assert html.count("<img") == 4 and "data:image/png;base64," in html
     assert "reality gap" in (tiny_run / "results/report/summary.md").read_text()
 
 

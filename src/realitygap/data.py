@@ -1,5 +1,5 @@
-"""Datasets as lists of samples: resolve a training mix or a split into image/mask paths, and the
-mmseg dataset class that reads them."""
+"""Datasets as lists of samples: resolve a training mix or a split into image/mask paths. (The mmseg
+dataset class that reads them is in `realitygap.train.dataset`, so this module needs no mmseg.)"""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmseg.datasets import BaseSegDataset
-from mmseg.registry import DATASETS
-
 from realitygap import CLASSES
 from realitygap.io import InputError, read_json
 from realitygap.seeding import derive_seed
-
-PALETTE = [[0, 0, 0], [128, 128, 128], [255, 64, 64]]
-
 
 @dataclass(frozen=True)
 class Sample:
@@ -52,22 +46,3 @@ def load_samples(dataset: str | Path, split_file: str | Path | None = None, spli
     return [Sample(s["id"], dataset / s["image"], dataset / s["mask"],
                    dataset / s["depth"] if s.get("depth") else None,
                    dataset / s["cues"] if s.get("cues") else None) for s in chosen]
-
-
-@DATASETS.register_module()
-class RealityGapDataset(BaseSegDataset):
-    """mmseg dataset over an explicit list of (image, mask) paths."""
-
-    METAINFO = dict(classes=CLASSES, palette=PALETTE)
-
-    def __init__(self, samples: list[dict], **kwargs) -> None:
-        self._samples = samples
-        kwargs.setdefault("data_root", "")
-        kwargs.setdefault("lazy_init", False)
-        super().__init__(img_suffix=".png", seg_map_suffix=".png", reduce_zero_label=False, **kwargs)
-
-    def load_data_list(self) -> list[dict]:
-        """One entry per sample, in the form mmseg's LoadAnnotations expects."""
-        return [dict(img_path=str(s["image"]), seg_map_path=str(s["mask"]), label_map=None,
-                     reduce_zero_label=False, seg_fields=[], sample_idx=i)
-                for i, s in enumerate(self._samples)]

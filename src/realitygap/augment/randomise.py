@@ -20,9 +20,18 @@ from realitygap.render.raster import rasterize
 from realitygap.render.scene import TABLE_COLOURS, TOWEL_COLOURS, Scene, random_color
 
 
+def meta_path(sample: Sample) -> Path:
+    return Path(sample.image).parent.parent / "meta" / f"{sample.id}.json"
+
+
+def has_scene(sample: Sample) -> bool:
+    """Whether the sample was rendered by our renderer (its scene can be rendered again)."""
+    return meta_path(sample).is_file()
+
+
 def scene_meta(sample: Sample) -> dict:
     """The renderer's metadata of a sample (scene and factors), found beside its image."""
-    path = Path(sample.image).parent.parent / "meta" / f"{sample.id}.json"
+    path = meta_path(sample)
     if not path.is_file():
         raise InputError(f"{path}: missing; policy 'randomise' re-renders scenes and works on rendered domains only")
     return read_json(path)

@@ -1,8 +1,10 @@
 """The XAI-guided policy: augmentation chosen by the diagnosis, and erasing of what the source
 model looks at outside the target class.
 
-1. `diagnosis.json` ranks the render factors suspected of causing the gap; each of the top
-   `top_causes` switches on the operation that randomises that factor (`CAUSE_OPS`).
+1. `diagnosis.json` ranks the render factors suspected of causing the gap. Each of the top
+   `top_causes` is randomised: by re-rendering the source scene with that factor drawn from its
+   range in `ranges` when the source is rendered (targeted domain randomisation), otherwise by the
+   image operation that imitates it (`cause_ops`).
 2. Attribution-guided erasing: the source (`sim`-trained) model's attribution map for the target
    class is computed on every training image; pixels with a normalised attribution above `threshold`
    that lie more than `margin` pixels outside the target class are the cues the model uses besides
@@ -21,6 +23,7 @@ import torch
 from realitygap import CLASSES
 from realitygap.augment.base import Policy
 from realitygap.augment.camera import DepthOfField, Vignetting
+from realitygap.augment.randomise import DomainRandomisation, has_scene
 from realitygap.data import Sample
 from realitygap.io import read_image, read_mask
 from realitygap.progress import progress
@@ -82,29 +85,40 @@ def off_target_regions(attribution: np.ndarray, target: np.ndarray, threshold: f
 
 class XAIGuided(Policy):
     name = "xai_guided"
-    options = {"top_causes": 4, "probability": 0.5, "erase_probability": 0.8, "method": "gradcam",
-               "target_class": "seam", "threshold": 0.3, "margin": 1, "target_layer": "decode_head.conv_seg:input"}
+    options = {"top_causes": 4, "ranges": {}, "probability": 0.5, "erase_probability": 0.25, "method": "gradcam",
+               "target_class": "seam", "threshold": 0.5, "margin": 0, "target_layer": "decode_head.conv_seg:input"}
 
     def causes(self) -> list[str]:
-        """The diagnosis' top causes that have an operation, in rank order."""
+        """The diagnosis' top causes that can be randomised (a range or an operation), in rank order."""
         ranked = (self.context.diagnosis or {}).get("ranked_causes", [])
-        table = cause_ops(1.0)
-        return [c for c in ranked if c in table][:int(self.cfg["top_causes"])]
+        known = set(cause_ops(1.0)) | set(self.cfg["ranges"])
+        return [c for c in ranked if c in known][:int(self.cfg["top_causes"])]
 
     @property
     def needs(self) -> frozenset[str]:
-        return frozenset({"region"}) | ({"depth"} if "depth_of_field" in self.causes() else set())
+        return frozenset({"region"}) | ({"depth"} if "depth_of_field" in self.image_causes else set())
 
     def build(self, cfg: dict) -> A.BaseCompose:
         if self.context.diagnosis is None or self.context.model is None:
             raise ValueError("augment policy 'xai_guided' needs the diagnosis and the source model "
                              "(--diagnosis, --source-model)")
+        rendered = {c: cfg["ranges"][c] for c in self.causes() if c in cfg["ranges"]}
+        self.rerender = DomainRandomisation({"factors": rendered, "colours": False}) if rendered else None
+        self.image_causes = [c for c in self.causes() if c not in rendered]
         table = cause_ops(float(cfg["probability"]))
         steps = [RegionErasing(p=float(cfg["erase_probability"]))]
-        for cause in self.causes():
+        for cause in self.image_causes:
             steps += [op for op in table[cause] if op not in steps]
         self.regions: dict[str, np.ndarray] = {}
         return A.Compose(steps)
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, seed: int,
+                 sample: Sample | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Re-render the scene with the diagnosed factors drawn (rendered sources), then erase and
+        apply the image operations of the other causes."""
+        if self.rerender is not None and sample is not None and has_scene(sample):
+            image, mask = self.rerender(image, mask, seed, sample)
+        return super().__call__(image, mask, seed + 1, sample)
 
     def prepare(self, samples: list[Sample]) -> None:
         """Attribution maps of the source model for the target class on every sample, batched."""
@@ -126,7 +140,7 @@ class XAIGuided(Policy):
 
     def extras(self, sample: Sample, image: np.ndarray, mask: np.ndarray) -> dict:
         data = {"region": self.regions[sample.id]}
-        if "depth_of_field" in self.causes():
+        if "depth_of_field" in self.image_causes:
             from realitygap.io import read_depth
 
             data["depth"] = read_depth(sample.depth, image.shape[:2])

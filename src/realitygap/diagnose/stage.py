@@ -6,7 +6,9 @@ Evidence per cue region r (all in percentage points, source model minus target m
 - attribution: the share of the target class's attribution that falls on r, mean over methods;
 - ablation: the relative drop of the target class's confidence when r is inpainted.
 A region whose evidence is large is one the source model relies on more than the target model does:
-a suspected cause. Its score is the sum of the two; causes are ranked by it, and each region is
+a suspected cause. The target class's own region is a candidate too: a source model that leans on
+the target's own look more than the target model does is hurt when that look differs between domains
+(the seam's contrast, stitches and ridge). Its score is the sum of the two; causes are ranked by it, and each region is
 named by the render factors acting there that differ between the two domains. Beside them: the rank
 correlation of the two models' maps per method, and linear CKA between their layers.
 """
@@ -130,9 +132,7 @@ def run_diagnose(source_weights: str, target_weights: str, model: dict, size: in
     regions = cue_regions(samples, truth)
     source = load_model(source_weights, model, size, device)
     target = load_model(target_weights, model, size, device)
-    # the target class's own region: where attribution should go (reported, not ranked as a cause)
-    own = {f"{class_name} (target)": truth == CLASSES.index(class_name)}
-    attribution = attribution_evidence(explanations, class_name, {**own, **regions}, domains)
+    attribution = attribution_evidence(explanations, class_name, regions, domains)
     ablation = ablation_evidence(source, target, images, truth, regions, class_name, domains, cfg["inpaint_radius"])
     manifests = {role: read_json(Path(datasets[d]) / "manifest.json") for role, d in domains_of.items()}
     factors = differing_factors(manifests["source"], manifests["target"])

@@ -136,6 +136,7 @@ CUES: dict[str, tuple[int, tuple[str, ...]]] = {
 MASK_CUES: dict[str, tuple[int, tuple[str, ...]]] = {
     "table": (0, ("table_texture", "table_photo")),
     "towel": (1, ("fabric_texture", "fold_shading")),
+    "seam": (2, ("seam_contrast", "seam_stitch", "seam_ridge")),
 }
 """Regions given by the semantic mask: name -> (class value, factors acting there)."""
 

@@ -13,12 +13,6 @@ import numpy as np
 from realitygap import CLASSES
 from realitygap.data import load_samples
 from realitygap.io import atomic_path, read_json, write_json
-from realitygap.models import load_model
-from realitygap.predict import load_batch
-import torch
-
-from realitygap.explain import METHODS, build_targets
-from realitygap.score.explanations import faithfulness, localisation, sanity_check
 from realitygap.score.segmentation import segmentation_scores
 
 
@@ -57,6 +51,13 @@ def run_score_explanations(explanations: str | os.PathLike, weights: str, model:
                            cfg: dict | None = None) -> dict:
     """Faithfulness, localisation and the randomisation sanity check of one explain output, on all
     explained images and per domain. `cfg`: `deletion_steps`, `sanity_images`."""
+    import torch
+
+    from realitygap.explain import build_targets
+    from realitygap.models import load_model
+    from realitygap.predict import load_batch
+    from realitygap.score.explanations import faithfulness, localisation
+
     cfg = {"deletion_steps": 16, "sanity_images": 4, **(cfg or {})}
     explanations = Path(explanations)
     meta = read_json(explanations / "meta.json")
@@ -89,6 +90,11 @@ def run_score_explanations(explanations: str | os.PathLike, weights: str, model:
 def sanity(net, meta: dict, images: np.ndarray, labels: torch.Tensor, maps: np.ndarray, class_indices: list[int],
            box, count: int) -> dict:
     """The cascading randomisation test on the first `count` explained images of each domain."""
+    import torch
+
+    from realitygap.explain import METHODS, build_targets
+    from realitygap.score.explanations import sanity_check
+
     domains = np.array(meta["domains"])
     pick = np.concatenate([np.flatnonzero(domains == d)[:count] for d in sorted(set(meta["domains"]))])
     targets = build_targets(labels[pick], class_indices, len(CLASSES), box)

@@ -74,7 +74,7 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
     from mmengine.runner import Runner
     from mmseg.utils import register_all_modules
 
-    import realitygap.data  # noqa: F401  (registers RealityGapDataset)
+    import realitygap.train.dataset  # noqa: F401  (registers RealityGapDataset)
 
     register_all_modules(init_default_scope=False)
     if resolve_device(device).type == "cpu":
@@ -92,6 +92,8 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
     work_dir = out / "work_dir"
     started = time.time()
     runner = Runner.from_cfg(Config(runner_config(model, cfg, size, train, val or train[:8], work_dir, run_seed)))
+    # channels-last weights: convolutions run 1.3x faster on the CPU (bench/train_step.py)
+    runner.model.to(memory_format=torch.channels_last)
     runner.train()
     elapsed = time.time() - started
     net = runner.model.module if hasattr(runner.model, "module") else runner.model
