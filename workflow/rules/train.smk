@@ -16,8 +16,8 @@ rule train:
         out=lambda wc, output: os.path.dirname(output.weights),
     log:
         "logs/train/{mix}/{model}.log",
-    # One thread per training: on a CPU two 1-thread trainings side by side do 1.6x the work of one
-    # 2-thread training (measured: 0.30 s vs 0.245 s per step).
+    # One thread per training: a second thread speeds a step up 1.6x, not 2x (bench/train_step.py), so
+    # on a CPU two 1-thread trainings side by side get more done than one 2-thread training.
     threads: 1
     resources:
         mem_mb=4000,
