@@ -23,4 +23,4 @@ test: $(STAMP)
 
 clean:
 	rm -rf data/raw data/splits data/augmented results/models results/predictions results/scores \
-	       results/explanations results/report logs .snakemake
+	       results/explanations results/replicates results/report logs .snakemake

@@ -212,3 +212,23 @@ def test_gap_closure_study_pairs_seeds_and_gives_a_t_interval():
     assert study["baselines"]["sim"]["mIoU_on_real"] == 45.0
     with pytest.raises(ValueError, match="aug_q"):
         closure_study(on_real, ["q"])
+
+
+def test_xai_guided_rerenders_the_diagnosed_render_factors(rendered, small_model, tmp_path):
+    weights = tmp_path / "model.pth"
+    torch.save(small_model.state_dict(), weights)
+    model = {"weights": str(weights), "model": {"arch": "unet", "base_channels": 8, "num_stages": 3}, "size": 48,
+             "device": "cpu"}
+    context = PolicyContext(diagnosis={"ranked_causes": ["seam_stitch", "vignetting", "fold_shading"]}, model=model)
+    cfg = {"type": "xai_guided", "top_causes": 2, "ranges": {"seam_stitch": [0.6, 0.6]}, "erase_probability": 0.0,
+           "probability": 0.0}
+    policy = build_policy("x", {"x": cfg}, context)
+    assert policy.rerender.cfg["factors"] == {"seam_stitch": [0.6, 0.6]} and policy.image_causes == ["vignetting"]
+    dataset, split = rendered["sim"]
+    samples = load_samples(dataset, split, "train")[:2]
+    policy.prepare(samples)
+    image, mask = read_image(samples[0].image), read_mask(samples[0].mask)
+    out, out_mask = policy(image, mask, seed=0, sample=samples[0])
+    seam = mask == 2
+    assert np.array_equal(out_mask, mask)
+    assert not np.array_equal(out[seam], image[seam]) and np.array_equal(out[mask == 0], image[mask == 0])

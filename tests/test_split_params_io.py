@@ -46,6 +46,12 @@ def test_params_profiles_resolve():
     (lambda c: c.update(profile="huge"), "profile 'huge'"),
     (lambda c: c["train"]["mixes"].update(bad={"nowhere": 1.0}), "train/mixes/bad/nowhere"),
     (lambda c: c["split"]["fractions"].update(test=0.5), "split/fractions"),
+    (lambda c: c["augment"]["policies"]["camera"].update(sharpness=1.0), "augment/policies/camera"),
+    (lambda c: c["augment"]["policies"]["randomise"]["factors"].update(glitter=[0, 1]), "glitter"),
+    (lambda c: c["augment"]["policies"].update(both={"compose": ["camera", "nowhere"]}),
+     "augment/policies/both/compose: 'nowhere'"),
+    (lambda c: c["augment"].update(reference_domain="moon"), "augment/reference_domain"),
+    (lambda c: c["augment"].update(seeds=0), "augment/seeds"),
 ])
 def test_bad_params_name_the_parameter(edit, message):
     cfg = yaml.safe_load((REPO / "params.yaml").read_text())

@@ -47,6 +47,7 @@ rule augment:
         seed=SEED,
     log:
         "logs/augment/{policy}.log",
+    priority: 2     # the policies' trainings are the longest chain of the DAG
     shell:
         "OMP_NUM_THREADS={threads} realitygap augment --policy {wildcards.policy} --policies {params.policies:q} "
         "--sources {params.sources:q} --copies {params.copies} {params.keep} {params.context} "

@@ -15,6 +15,7 @@ rule explain:
         device=DEVICE,
     log:
         "logs/explain/{mix}/{explained}/{method}.log",
+    priority: 1     # the diagnosis, and the XAI-guided policy after it, wait on these: start them early
     shell:
         "OMP_NUM_THREADS={threads} realitygap explain --weights {input.weights} --model {params.model:q} "
         "--size {params.size} --device {params.device} --method {wildcards.method} --seed {params.seed} "
@@ -63,6 +64,7 @@ rule diagnose:
         device=DEVICE,
     log:
         "logs/diagnose/{explained}.log",
+    priority: 2
     shell:
         "OMP_NUM_THREADS={threads} realitygap diagnose --source-weights {input.source} "
         "--target-weights {input.target} --model {params.model:q} --size {params.size} "

@@ -19,6 +19,7 @@ rule train:
     # One thread per training: a second thread speeds a step up 1.6x, not 2x (bench/train_step.py), so
     # on a CPU two 1-thread trainings side by side get more done than one 2-thread training.
     threads: 1
+    priority: 1     # the main models first: explanations and the diagnosis wait on them, replicates do not
     resources:
         mem_mb=4000,
         runtime=120,
@@ -35,3 +36,4 @@ use rule train as train_replicate with:
         summary="results/replicates/{replicate}/models/{mix}/{model}/train.json",
     log:
         "logs/train/{replicate}/{mix}/{model}.log",
+    priority: 0
