@@ -46,3 +46,9 @@ def load_samples(dataset: str | Path, split_file: str | Path | None = None, spli
     return [Sample(s["id"], dataset / s["image"], dataset / s["mask"],
                    dataset / s["depth"] if s.get("depth") else None,
                    dataset / s["cues"] if s.get("cues") else None) for s in chosen]
+
+
+def source_samples(sources: list[dict], seed: int, split: str = "train") -> list[Sample]:
+    """The samples of `split` of every source `{dataset, split, fraction}` of a mix, in order."""
+    return [s for src in sources for s in load_samples(src["dataset"], src.get("split"), split,
+                                                       src.get("fraction", 1.0), seed)]

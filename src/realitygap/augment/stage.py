@@ -10,16 +10,10 @@ from pathlib import Path
 
 from realitygap import CLASSES
 from realitygap.augment import PolicyContext, build_policy
-from realitygap.data import load_samples
+from realitygap.data import source_samples
 from realitygap.io import atomic_dir, read_image, read_json, read_mask, write_json, write_png
 from realitygap.progress import progress
 from realitygap.seeding import derive_seed
-
-
-def source_samples(sources: list[dict], seed: int, split: str = "train") -> list:
-    """The samples of `split` of every source `{dataset, split, fraction}`."""
-    return [s for src in sources for s in load_samples(src["dataset"], src.get("split"), split,
-                                                       src.get("fraction", 1.0), seed)]
 
 
 def policy_context(references: list[dict] | None = None, diagnosis: str | None = None,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from realitygap.data import Sample, load_samples
+from realitygap.data import Sample, load_samples, source_samples
 from realitygap.io import atomic_path, write_json
 from realitygap.models import model_config, resolve_device
 from realitygap.seeding import derive_seed
@@ -82,8 +82,7 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
     # Our own checkpoints hold optimizer and message-hub state that torch's weights_only loader refuses.
     os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     run_seed = derive_seed(seed, "train", mix, name)
-    train = [s for src in sources for s in load_samples(src["dataset"], src.get("split"), "train",
-                                                        src.get("fraction", 1.0), seed)]
+    train = source_samples(sources, seed)
     val = [s for src in (val_sources or sources) if src.get("split")
            for s in load_samples(src["dataset"], src["split"], "val")]
     if not train:
