@@ -67,6 +67,44 @@ def test_train_resumes_from_last_checkpoint(trained):
     assert "resumed epoch: 0, iter: 4" in logs[-1].read_text()
 
 
+def test_training_killed_mid_run_resumes_to_the_same_weights(rendered, tmp_path):
+    """SIGKILL after the first checkpoint, start again: the weights equal an uninterrupted run's."""
+    import signal
+    import time
+
+    import torch
+
+    sources = [{"dataset": str(rendered["sim"][0]), "split": str(rendered["sim"][1]), "fraction": 1.0}]
+    cfg = TRAIN | {"iters": 60, "checkpoint_interval": 4}
+
+    def args(out):
+        return ["--timings", str(tmp_path / "timings"), "train", "--sources", json.dumps(sources), "--model",
+                json.dumps(MODEL), "--params", json.dumps(cfg), "--size", "48", "--mix", "sim", "--seed", "3",
+                "--device", "cpu", "--out", str(out)]
+
+    assert main(args(tmp_path / "whole")) == 0
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "realitygap.cli", *args(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list((killed / "work_dir").glob("iter_*.pth")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "training ended before it could be killed"
+    assert not (killed / "model.pth").exists()
+    assert main(args(killed)) == 0
+    logs = sorted((killed / "work_dir").glob("*/*.log"))
+    assert "resumed epoch: 0, iter:" in logs[-1].read_text()
+    whole = torch.load(tmp_path / "whole" / "model.pth", weights_only=True)
+    resumed = torch.load(killed / "model.pth", weights_only=True)
+    assert whole.keys() == resumed.keys()
+    for key in whole:
+        torch.testing.assert_close(resumed[key], whole[key], rtol=0, atol=0)
+    scores = [json.loads((d / "train.json").read_text())["val"] for d in (tmp_path / "whole", killed)]
+    assert scores[0] == scores[1]
+
+
 def test_predict_and_score_through_cli(trained, rendered, tmp_path):
     out, _ = trained
     dataset, split = rendered["real"]

@@ -1,7 +1,7 @@
 """`realitygap train`: train one model on one training mix with mmengine's Runner.
 
 Checkpoints go to `<out>/work_dir` every `checkpoint_interval` iterations; a rerun after an
-interruption resumes from the last one. The final weights are written atomically to `<out>/model.pth`.
+interruption resumes from the last one and ends with the same weights as an uninterrupted run. The final weights are written atomically to `<out>/model.pth`.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def runner_config(model: dict, cfg: dict, size: int, train: list[Sample], val: l
             checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=cfg["checkpoint_interval"],
                             max_keep_ckpts=1, save_last=True),
             sampler_seed=dict(type="DistSamplerSeedHook")),
+        custom_hooks=[dict(type="TorchRngStateHook")],
         log_processor=dict(by_epoch=False),
         env_cfg=dict(cudnn_benchmark=False, dist_cfg=dict(backend="nccl")),
         randomness=dict(seed=seed, deterministic=True),
@@ -75,6 +76,7 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
     from mmseg.utils import register_all_modules
 
     import realitygap.train.dataset  # noqa: F401  (registers RealityGapDataset)
+    import realitygap.train.resume  # noqa: F401  (registers TorchRngStateHook)
 
     register_all_modules(init_default_scope=False)
     if resolve_device(device).type == "cpu":
@@ -98,8 +100,8 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
     net = runner.model.module if hasattr(runner.model, "module") else runner.model
     with atomic_path(out / "model.pth") as tmp:
         torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
-    val_scores = {key[len("val/"):]: float(buf.current())
-                  for key, buf in runner.message_hub.log_scalars.items() if key.startswith("val/")}
+    val_scores = {key[len("val/"):]: float(buf.current()) for key, buf in runner.message_hub.log_scalars.items()
+                  if key.startswith("val/") and not key.endswith("time")}     # scores, not the loop's timings
     summary = {"mix": mix, "name": name, "model": model, "train_samples": len(train), "val_samples": len(val),
                "iters": cfg["iters"], "elapsed_s": round(elapsed, 2), "seed": run_seed, "val": val_scores}
     write_json(out / "train.json", summary)
