@@ -1,6 +1,7 @@
 # realitygap workflow: render -> split -> train{mix,model} -> predict/explain -> score -> augment ->
 # retrain -> summarize. Rules live in workflow/rules/; each calls one `realitygap <stage>` command.
 configfile: "params.yaml"
+report: "workflow/report/workflow.rst"     # `snakemake --report report.html`: our figures, with captions
 
 
 include: "workflow/rules/common.smk"
@@ -10,6 +11,10 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/explain.smk"
 include: "workflow/rules/augment.smk"
 include: "workflow/rules/summarize.smk"
+
+
+localrules:
+    all,
 
 
 rule all:

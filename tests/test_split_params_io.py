@@ -52,6 +52,8 @@ def test_params_profiles_resolve():
      "augment/policies/both/compose: 'nowhere'"),
     (lambda c: c["augment"].update(reference_domain="moon"), "augment/reference_domain"),
     (lambda c: c["augment"].update(seeds=0), "augment/seeds"),
+    (lambda c: c["cluster"]["stages"].update(trian={"gpu": 1}), "cluster/stages"),
+    (lambda c: c["cluster"]["stages"]["train"].update(gpu=-1), "cluster/stages/train/gpu"),
 ])
 def test_bad_params_name_the_parameter(edit, message):
     cfg = yaml.safe_load((REPO / "params.yaml").read_text())

@@ -67,11 +67,11 @@ def _diagnose(a) -> None:
 
 
 def _score(a) -> None:
-    from realitygap.score import stage
+    from realitygap.score import matrix, stage
     if a.what == "segmentation":
-        stage.run_score_segmentation(a.inputs[0], a.out)
+        matrix.run_score_segmentation(a.inputs[0], a.out)
     elif a.what == "matrix":
-        stage.run_score_matrix(a.inputs, a.out, a.csv)
+        matrix.run_score_matrix(a.inputs, a.out, a.csv)
     elif a.what == "policies":
         from realitygap.score.policies import run_score_policies
         run_score_policies(a.matrix, a.replicates, a.policies, a.model_name, a.out)
@@ -90,6 +90,14 @@ def _summarize(a) -> None:
     from realitygap.summarize.stage import run_summarize
     run_summarize(a.matrix, a.explanations, a.xai_scores, a.timings, a.params, a.all_params, a.out,
                   a.diagnosis, a.policies)
+
+
+def _dvc(a) -> None:
+    from realitygap import versioning
+    if a.action == "track":
+        print("\n".join(versioning.track(a.root)))
+    else:
+        versioning.restore(a.root, ["--snakefile", a.snakefile] if a.snakefile else [])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="JSON: primary_model, methods, policies, attribution_images")
     p.add_argument("--all-params", type=_json, default={}, help="JSON of the whole params, for the report")
     p.add_argument("--out", required=True, help="report folder")
+
+    p = stage("dvc", _dvc, "Version a run with DVC: `track` dvc-adds the workflow's outputs; `restore` pulls "
+                           "them and marks them current for Snakemake, so nothing reruns.")
+    p.add_argument("action", choices=["track", "restore"])
+    p.add_argument("--root", default=".", help="the workflow's working directory (a DVC repository)")
+    p.add_argument("--snakefile", help="restore: the Snakefile, when it is not <root>/Snakefile")
     return parser
 
 
@@ -235,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, FileNotFoundError, ValueError) as err:
         print(f"realitygap {args.stage}: error: {err}", file=sys.stderr)
         return 2
-    if args.stage != "summarize":
+    if args.stage not in ("summarize", "dvc"):
         _record_timing(args, time.time() - started)
     return 0
 

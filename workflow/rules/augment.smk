@@ -36,6 +36,7 @@ def augment_context(wc):
 rule augment:
     input:
         augment_inputs,
+        code=code("augment.stage"),
     output:
         directory("data/augmented/{policy}"),
     params:
@@ -48,6 +49,8 @@ rule augment:
     log:
         "logs/augment/{policy}.log",
     priority: 2     # the policies' trainings are the longest chain of the DAG
+    resources:
+        **cluster("augment"),
     shell:
         "OMP_NUM_THREADS={threads} realitygap augment --policy {wildcards.policy} --policies {params.policies:q} "
         "--sources {params.sources:q} --copies {params.copies} {params.keep} {params.context} "

@@ -3,6 +3,7 @@ import json
 import os
 import shlex
 
+from realitygap.codefiles import source_files
 from realitygap.params import resolve
 
 # Validate params.yaml against workflow/schemas/params.schema.yaml, then merge the chosen profile.
@@ -55,7 +56,32 @@ def as_json(value):
 
 def slice_of(dpath):
     """The params slice at `dpath` as JSON; `{wildcards}` in the path are filled per job."""
-    return lambda wc: as_json(lookup(dpath=dpath.format(**wc), within=config))
+    return lambda wc: as_json(at(dpath.format(**wc)))
+
+
+def at(dpath):
+    """The params entry at a slash-separated path (a plain walk: Snakemake's lookup() is 20x slower
+    and was a quarter of a no-op run, bench/rerun_overhead.py)."""
+    node = config
+    for key in dpath.split("/"):
+        node = node[key]
+    return node
+
+
+def code(*modules):
+    """The package's source files that `realitygap.<module>` runs: a rule's code inputs (mtime trigger).
+    Relative to the working directory when the package lives under it, so a moved clone is the same."""
+    here = os.getcwd()
+    files = source_files(*(f"realitygap.{m}" for m in modules))
+    return [os.path.relpath(f) if f.startswith(here + os.sep) else f for f in files]
+
+
+def cluster(stage):
+    """SLURM resources of a stage's jobs from params `cluster` (local runs ignore all but mem_mb)."""
+    spec = config["cluster"]["default"] | config["cluster"]["stages"].get(stage, {})
+    resources = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"],
+                 "slurm_partition": spec.get("partition", config["cluster"]["partition"])}
+    return resources | ({"gpu": spec["gpu"]} if spec.get("gpu") else {})
 
 
 def raw_source(domain, fraction=1.0):

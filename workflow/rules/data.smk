@@ -1,15 +1,19 @@
 rule render:
+    input:
+        code=code("render.stage"),
     output:
         directory("data/raw/{rendered}"),
     params:
         render=lambda wc: as_json({
             "size": SIZE, "scene": config["render"]["scene"],
-            "count": lookup(dpath=f"render/count/{wc.rendered}", within=config),
-            "factors": lookup(dpath=f"render/domains/{wc.rendered}", within=config)}),
+            "count": at(f"render/count/{wc.rendered}"),
+            "factors": at(f"render/domains/{wc.rendered}")}),
         seed=SEED,
     log:
         "logs/render/{rendered}.log",
     threads: 2
+    resources:
+        **cluster("render"),
     shell:
         "realitygap render --domain {wildcards.rendered} --params {params.render:q} --seed {params.seed} "
         "--jobs {threads} --out {output} 2> {log}"
@@ -31,19 +35,23 @@ def ingest_args(wc):
 rule ingest:
     input:
         ingest_files,
+        code=code("ingest.stage"),
     output:
         directory("data/raw/{ingested}"),
     params:
         args=ingest_args,
     log:
         "logs/ingest/{ingested}.log",
+    resources:
+        **cluster("ingest"),
     shell:
         "realitygap ingest --domain {wildcards.ingested} {params.args} --out {output} 2> {log}"
 
 
 rule split:
     input:
-        "data/raw/{domain}",
+        dataset="data/raw/{domain}",
+        code=code("split.stage"),
     output:
         "data/splits/{domain}.json",
     params:
@@ -51,6 +59,8 @@ rule split:
         seed=SEED,
     log:
         "logs/split/{domain}.log",
+    resources:
+        **cluster("split"),
     shell:
-        "realitygap split --dataset {input} --params {params.split:q} --seed {params.seed} "
+        "realitygap split --dataset {input.dataset} --params {params.split:q} --seed {params.seed} "
         "--out {output} 2> {log}"

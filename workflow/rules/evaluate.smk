@@ -3,6 +3,7 @@ rule predict:
         weights="results/models/{mix}/{model}/model.pth",
         dataset="data/raw/{domain}",
         split="data/splits/{domain}.json",
+        code=code("predict.stage"),
     output:
         "results/predictions/{mix}/{model}/{domain}.npz",
     params:
@@ -11,6 +12,8 @@ rule predict:
         device=DEVICE,
     log:
         "logs/predict/{mix}/{model}/{domain}.log",
+    resources:
+        **cluster("predict"),
     shell:
         "OMP_NUM_THREADS={threads} realitygap predict --weights {input.weights} --model {params.model:q} "
         "--size {params.size} --device {params.device} --dataset {input.dataset} --split {input.split} "
@@ -19,13 +22,16 @@ rule predict:
 
 rule score_segmentation:
     input:
-        "results/predictions/{mix}/{model}/{domain}.npz",
+        predictions="results/predictions/{mix}/{model}/{domain}.npz",
+        code=code("score.matrix"),
     output:
         "results/scores/segmentation/{mix}/{model}/{domain}.json",
     log:
         "logs/score/segmentation/{mix}/{model}/{domain}.log",
+    resources:
+        **cluster("score"),
     shell:
-        "realitygap score segmentation {input} --out {output} 2> {log}"
+        "realitygap score segmentation {input.predictions} --out {output} 2> {log}"
 
 
 use rule predict as predict_replicate with:
@@ -33,6 +39,7 @@ use rule predict as predict_replicate with:
         weights="results/replicates/{replicate}/models/{mix}/{model}/model.pth",
         dataset="data/raw/{domain}",
         split="data/splits/{domain}.json",
+        code=code("predict.stage"),
     output:
         "results/replicates/{replicate}/predictions/{mix}/{model}/{domain}.npz",
     log:
@@ -41,7 +48,8 @@ use rule predict as predict_replicate with:
 
 use rule score_segmentation as score_replicate with:
     input:
-        "results/replicates/{replicate}/predictions/{mix}/{model}/{domain}.npz",
+        predictions="results/replicates/{replicate}/predictions/{mix}/{model}/{domain}.npz",
+        code=code("score.matrix"),
     output:
         "results/replicates/{replicate}/scores/{mix}/{model}/{domain}.json",
     log:
@@ -50,21 +58,25 @@ use rule score_segmentation as score_replicate with:
 
 rule score_matrix:
     input:
-        [f"results/scores/segmentation/{mix}/{model}/{domain}.json"
-         for mix, model in trained_models() for domain in TEST_DOMAINS],
+        scores=[f"results/scores/segmentation/{mix}/{model}/{domain}.json"
+                for mix, model in trained_models() for domain in TEST_DOMAINS],
+        code=code("score.matrix"),
     output:
         json="results/scores/matrix.json",
         csv="results/scores/matrix.csv",
     log:
         "logs/score/matrix.log",
+    resources:
+        **cluster("score"),
     shell:
-        "realitygap score matrix {input} --out {output.json} --csv {output.csv} 2> {log}"
+        "realitygap score matrix {input.scores} --out {output.json} --csv {output.csv} 2> {log}"
 
 
 rule score_policies:
     input:
         matrix="results/scores/matrix.json",
         replicates=replicate_scores(),
+        code=code("score.policies"),
     output:
         "results/scores/policies.json",
     params:
@@ -72,6 +84,8 @@ rule score_policies:
         model=PRIMARY,
     log:
         "logs/score/policies.log",
+    resources:
+        **cluster("score"),
     shell:
         "realitygap score policies --matrix {input.matrix} --replicates {input.replicates} "
         "--policies {params.policies:q} --model-name {params.model} --out {output} 2> {log}"

@@ -2,6 +2,7 @@ rule explain:
     input:
         weights="results/models/{mix}/{explained}/model.pth",
         data=lambda wc: [p for pair in explain_datasets().values() for p in pair],
+        code=code("explain.stage"),
     output:
         directory("results/explanations/{mix}/{explained}/{method}"),
     params:
@@ -16,6 +17,8 @@ rule explain:
     log:
         "logs/explain/{mix}/{explained}/{method}.log",
     priority: 1     # the diagnosis, and the XAI-guided policy after it, wait on these: start them early
+    resources:
+        **cluster("explain"),
     shell:
         "OMP_NUM_THREADS={threads} realitygap explain --weights {input.weights} --model {params.model:q} "
         "--size {params.size} --device {params.device} --method {wildcards.method} --seed {params.seed} "
@@ -26,6 +29,7 @@ rule score_explanations:
     input:
         maps="results/explanations/{mix}/{explained}/{method}",
         weights="results/models/{mix}/{explained}/model.pth",
+        code=code("score.stage"),
     output:
         "results/scores/explanations/{mix}/{explained}/{method}.json",
     params:
@@ -36,6 +40,8 @@ rule score_explanations:
         device=DEVICE,
     log:
         "logs/score/explanations/{mix}/{explained}/{method}.log",
+    resources:
+        **cluster("score"),
     shell:
         "OMP_NUM_THREADS={threads} realitygap score explanations {input.maps} --weights {input.weights} "
         "--model {params.model:q} --size {params.size} --device {params.device} "
@@ -52,6 +58,7 @@ rule diagnose:
         explanations=lambda wc: [p for pair in diagnose_explanations(wc).values() for p in pair],
         source="results/models/" + DIAGNOSE["source_mix"] + "/{explained}/model.pth",
         target="results/models/" + DIAGNOSE["target_mix"] + "/{explained}/model.pth",
+        code=code("diagnose.stage"),
     output:
         "results/explanations/diagnosis/{explained}/diagnosis.json",
     params:
@@ -65,6 +72,8 @@ rule diagnose:
     log:
         "logs/diagnose/{explained}.log",
     priority: 2
+    resources:
+        **cluster("diagnose"),
     shell:
         "OMP_NUM_THREADS={threads} realitygap diagnose --source-weights {input.source} "
         "--target-weights {input.target} --model {params.model:q} --size {params.size} "

@@ -6,14 +6,26 @@ rule summarize:
         xai=[f"results/scores/explanations/{mix}/{model}/{method}.json"
              for mix, model, method in explained_runs(EXPLAINED)],
         diagnosis=expand("results/explanations/diagnosis/{model}/diagnosis.json", model=EXPLAINED),
+        code=code("summarize.stage"),
     output:
-        REPORT,
+        metrics="results/report/metrics.json",
+        summary="results/report/summary.md",
+        html=report("results/report/report.html", caption="../report/report_html.rst", category="Report"),
+        gap_matrix=report("results/report/gap_matrix.png", caption="../report/gap_matrix.rst", category="Gap"),
+        attribution_grid=report("results/report/attribution_grid.png", caption="../report/attribution_grid.rst",
+                                category="Explanations"),
+        gap_closure=report("results/report/gap_closure.png", caption="../report/gap_closure.rst",
+                           category="Augmentation"),
+        policy_attributions=report("results/report/policy_attributions.png",
+                                   caption="../report/policy_attributions.rst", category="Augmentation"),
     params:
         summarize=lambda wc: as_json({"primary_model": PRIMARY, "methods": METHODS, "policies": POLICIES,
                                       "policy_methods": POLICY_METHODS, **config["summarize"]}),
-        everything=lambda wc: as_json(config),
+        everything=lambda wc: as_json({k: v for k, v in config.items() if k != "cluster"}),
     log:
         "logs/summarize.log",
+    resources:
+        **cluster("summarize"),
     shell:
         "realitygap summarize --matrix {input.matrix} --policies {input.policies} --explanations results/explanations "
         "--xai-scores results/scores/explanations --diagnosis results/explanations/diagnosis --params {params.summarize:q} "

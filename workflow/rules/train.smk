@@ -1,6 +1,7 @@
 rule train:
     input:
         mix_input_files,
+        code=code("train.stage"),
     output:
         weights="results/models/{mix}/{model}/model.pth",
         summary="results/models/{mix}/{model}/train.json",
@@ -21,8 +22,7 @@ rule train:
     threads: 1
     priority: 1     # the main models first: explanations and the diagnosis wait on them, replicates do not
     resources:
-        mem_mb=4000,
-        runtime=120,
+        **cluster("train"),
     shell:
         "OMP_NUM_THREADS={threads} realitygap train --sources {params.sources:q} --val-sources {params.val:q} "
         "--model {params.model:q} --params {params.train:q} --size {params.size} --seed {params.seed} "

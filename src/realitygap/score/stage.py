@@ -1,10 +1,8 @@
-"""`realitygap score`: segmentation scores of predictions, the train-mix x test-domain matrix, and
-faithfulness/localisation scores of explanations."""
+"""`realitygap score explanations`: faithfulness, localisation and sanity scores of explanations
+(segmentation scores and the gap matrix are in `score.matrix`)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from pathlib import Path
 
@@ -12,38 +10,7 @@ import numpy as np
 
 from realitygap import CLASSES
 from realitygap.data import load_samples
-from realitygap.io import atomic_path, read_json, write_json
-from realitygap.score.segmentation import segmentation_scores
-
-
-def run_score_segmentation(predictions: str | os.PathLike, out: str | os.PathLike) -> dict:
-    """Score one predictions file (from `predict`) and write the scores as JSON."""
-    with np.load(predictions) as data:
-        scores = segmentation_scores(data["pred"], data["truth"])
-        scores["images"] = int(len(data["ids"]))
-    write_json(out, scores)
-    return scores
-
-
-def run_score_matrix(score_files: list[str], out_json: str | os.PathLike, out_csv: str | os.PathLike) -> dict:
-    """Gather `.../{mix}/{model}/{domain}.json` score files into one matrix (JSON and CSV)."""
-    matrix: dict = {}
-    for path in score_files:
-        p = Path(path)
-        domain, model, mix = p.stem, p.parent.name, p.parent.parent.name
-        matrix.setdefault(model, {}).setdefault(mix, {})[domain] = read_json(p)
-    write_json(out_json, matrix)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["model", "mix", "domain", "mIoU", "aAcc", "mDice", *(f"IoU_{c}" for c in CLASSES)])
-    for model, mixes in matrix.items():
-        for mix, domains in mixes.items():
-            for domain, s in domains.items():
-                writer.writerow([model, mix, domain, s["mIoU"], s["aAcc"], s["mDice"],
-                                 *(s["IoU"][c] for c in CLASSES)])
-    with atomic_path(out_csv) as tmp:
-        tmp.write_text(buf.getvalue())
-    return matrix
+from realitygap.io import read_json, write_json
 
 
 def run_score_explanations(explanations: str | os.PathLike, weights: str, model: dict, size: int,
