@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,3 +52,30 @@ def rendered(tmp_path_factory):
         run_split(root / "raw" / domain, {"train": 0.6, "val": 0.1, "test": 0.3}, 0, root / "splits" / f"{domain}.json")
         out[domain] = (root / "raw" / domain, root / "splits" / f"{domain}.json")
     return out
+
+
+def snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the workflow in `workdir` (its own params.yaml) with this interpreter's tools on PATH."""
+    env = dict(os.environ if env is None else env)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                           "--directory", str(workdir), "--cores", "2", *args],
+                          capture_output=True, text=True, env=env, timeout=2400)
+
+
+def write_params(workdir: Path, profile: str = "tiny", **sections) -> Path:
+    """`workdir/params.yaml`: the repository's params on `profile`, with top-level `sections` replaced."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params.update(profile=profile, **sections)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The whole workflow run once on the tiny profile; shared by the workflow, rerun and cluster tests."""
+    work = write_params(tmp_path_factory.mktemp("tiny"))
+    result = snakemake(work)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return work

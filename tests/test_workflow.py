@@ -9,27 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, snakemake, write_params
 
 pytestmark = pytest.mark.slow
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                           "--directory", str(workdir), "--cores", "2", *args],
-                          capture_output=True, text=True, env=env, timeout=1800)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("tiny")
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["profile"] = "tiny"
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    result = snakemake(work)
-    assert result.returncode == 0, result.stderr[-5000:]
-    return work
 
 
 def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
@@ -77,6 +59,18 @@ def test_second_run_does_nothing(tiny_run):
     result = snakemake(tiny_run)
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_snakemake_report_carries_our_figures(tiny_run, tmp_path):
+    """`snakemake --report` embeds the figures that summarize declares with report(), with captions."""
+    report = tmp_path / "workflow_report.html"
+    result = snakemake(tiny_run, "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = report.read_text()
+    for name in ("gap_matrix.png", "attribution_grid.png", "gap_closure.png", "policy_attributions.png"):
+        assert f"Adding {name}" in result.stderr + result.stdout and name in html
+    assert "Share of the reality gap each augmentation policy closes" in html      # a caption
+    assert html.count("data:image/png;charset=utf8;filename=") >= 4                # embedded, not linked
 
 
 def test_out_of_schema_param_stops_the_run_naming_it(tiny_run, tmp_path):
@@ -153,3 +147,38 @@ def test_report_renders_in_chromium(tiny_run):
     finally:
         driver.quit()
     assert (tiny_run / "results/report/screenshot.png").stat().st_size > 10_000
+
+
+def test_interrupted_run_resumes_training_to_the_same_model(tmp_path):
+    """Ctrl-C during training, start again: the job resumes from its checkpoint, and the weights equal an
+    uninterrupted run's."""
+    import signal
+    import time
+
+    import torch
+
+    target = "results/models/sim/unet/model.pth"
+    profiles = yaml.safe_load((REPO / "params.yaml").read_text())["profiles"]
+    profiles["tiny"]["train"] |= {"iters": 300, "checkpoint_interval": 20}
+    whole, cut = (write_params(tmp_path / name, profiles=profiles) for name in ("whole", "cut"))
+    assert snakemake(whole, target).returncode == 0
+
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(cut),
+           "--cores", "2", target]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    checkpoints = cut / "results/models/sim/unet/work_dir"
+    deadline = time.time() + 600
+    while not list(checkpoints.glob("iter_*.pth")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)     # Ctrl-C: the terminal signals snakemake and its jobs
+    proc.wait(timeout=120)
+    assert not (cut / target).exists(), "training ended before the run could be interrupted"
+
+    again = snakemake(cut, target)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Advance dataloader" in (cut / "logs/train/sim/unet.log").read_text()
+    expected, resumed = (torch.load(w / target, weights_only=True) for w in (whole, cut))
+    for key in expected:
+        torch.testing.assert_close(resumed[key], expected[key], rtol=0, atol=0)
