@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A one-node SLURM cluster on this machine, for the cluster test (tests/test_slurm.py).
-#   scripts/slurm_localhost.sh start DIR   install Debian's slurm-wlm and munge (once), write DIR/slurm.conf,
-#                                          start munged, slurmctld and slurmd; prints DIR/slurm.conf
+#   scripts/slurm_localhost.sh start DIR   install Debian's slurm-wlm and munge (once), write the config
+#                                          (/etc/slurm/slurm.conf, state and logs in DIR), start munged,
+#                                          slurmctld and slurmd; prints the config's path
 #   scripts/slurm_localhost.sh stop DIR    stop the daemons started from DIR
 # Needs root (apt and the daemons). No cgroups, no accounting database: finished jobs are written by
 # jobcomp/filetxt to DIR/jobcomp.log, and squeue keeps them visible for MinJobAge seconds.
@@ -29,10 +30,13 @@ mkdir -p /run/munge && chown munge:munge /run/munge
 pgrep -x munged >/dev/null || runuser -u munge -- /usr/sbin/munged
 
 host=$(hostname -s)
-cpus=$(nproc)
+# Four job slots per core: the test's jobs mostly start Python and wait, and a group job of four
+# one-thread jobs must fit on the one node (config_overrides lets slurmd believe the count).
+cpus=$(( 4 * $(nproc) ))
 mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
 mkdir -p "$dir/state" "$dir/spool"
 cat > "$dir/slurm.conf" <<EOF
+# realitygap localhost test cluster (scripts/slurm_localhost.sh)
 ClusterName=realitygap
 SlurmctldHost=$host
 SlurmUser=root
@@ -56,15 +60,24 @@ SelectTypeParameters=CR_Core_Memory
 MinJobAge=3600
 ReturnToService=2
 SchedulerType=sched/backfill
+SlurmdParameters=config_overrides
 NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=cpu Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
+# srun inside a batch job reads the default location, not SLURM_CONF: the config goes there, unless
+# a real cluster's is already in place.
+conf=/etc/slurm/slurm.conf
+if [ -e "$conf" ] && ! grep -q "realitygap localhost test cluster" "$conf"; then
+    echo "slurm_localhost.sh: $conf belongs to another cluster; not replacing it" >&2
+    exit 1
+fi
+mkdir -p /etc/slurm
+cp "$dir/slurm.conf" "$conf"
 stop
-export SLURM_CONF="$dir/slurm.conf"
-/usr/sbin/slurmctld -f "$SLURM_CONF"
-/usr/sbin/slurmd -f "$SLURM_CONF"
+/usr/sbin/slurmctld -f "$conf"
+/usr/sbin/slurmd -f "$conf"
 for _ in $(seq 60); do
-    if sinfo -h -o %T 2>/dev/null | grep -qx idle; then echo "$SLURM_CONF"; exit 0; fi
+    if sinfo -h -o %T 2>/dev/null | grep -qx idle; then echo "$conf"; exit 0; fi
     sleep 1
 done
 echo "slurm_localhost.sh: the node did not come up; see $dir/slurmctld.log and $dir/slurmd.log" >&2

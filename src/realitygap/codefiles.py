@@ -29,7 +29,8 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
-def _imported_names(name: str, path: Path) -> set[str]:
+@lru_cache(maxsize=None)
+def _imported_names(name: str, path: Path) -> frozenset[str]:
     """Absolute names of what `path` imports (`from a import b` yields `a` and `a.b`)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     names = set()
@@ -43,7 +44,7 @@ def _imported_names(name: str, path: Path) -> set[str]:
                 base = f"{anchor}.{base}" if base else anchor
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
+    return frozenset(names)
 
 
 def _with_parents(name: str) -> list[str]:
