@@ -60,8 +60,8 @@ def slice_of(dpath):
 
 
 def at(dpath):
-    """The params entry at a slash-separated path (a plain walk: Snakemake's lookup() is 20x slower
-    and was a quarter of a no-op run, bench/rerun_overhead.py)."""
+    """The params entry at a slash-separated path. A plain walk: Snakemake's lookup() took 2.3 ms a
+    call, a quarter of a no-op run on bench/rerun_overhead.py's large DAG (cProfile)."""
     node = config
     for key in dpath.split("/"):
         node = node[key]
@@ -77,7 +77,8 @@ def code(*modules):
 
 
 def cluster(stage):
-    """SLURM resources of a stage's jobs from params `cluster` (local runs ignore all but mem_mb)."""
+    """SLURM resources of a stage's jobs from params `cluster` (a local run limits none of them unless
+    given --resources)."""
     spec = config["cluster"]["default"] | config["cluster"]["stages"].get(stage, {})
     resources = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"],
                  "slurm_partition": spec.get("partition", config["cluster"]["partition"])}
