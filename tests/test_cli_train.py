@@ -9,7 +9,7 @@ import pytest
 
 from realitygap.cli import build_parser, main
 
-STAGES = ["render", "ingest", "split", "train", "predict", "explain", "score", "augment", "summarize"]
+STAGES = ["render", "ingest", "split", "train", "predict", "explain", "score", "augment", "summarize", "dvc"]
 MODEL = {"arch": "unet", "base_channels": 8, "num_stages": 3}
 TRAIN = {"iters": 4, "batch_size": 2, "lr": 0.003, "weight_decay": 0.0001, "checkpoint_interval": 2,
          "loss": "ce"}
@@ -116,3 +116,11 @@ def test_predict_and_score_through_cli(trained, rendered, tmp_path):
     assert main(["--timings", str(tmp_path), "score", "segmentation", str(tmp_path / "p.npz"),
                  "--out", str(tmp_path / "s.json")]) == 0
     assert 0 <= json.loads((tmp_path / "s.json").read_text())["mIoU"] <= 100
+
+
+def test_dvc_track_names_what_is_missing(tmp_path, capsys):
+    assert main(["dvc", "track", "--root", str(tmp_path)]) == 2
+    assert "is not a DVC repository: run `dvc init`" in capsys.readouterr().err
+    (tmp_path / ".dvc").mkdir()
+    assert main(["dvc", "track", "--root", str(tmp_path)]) == 2
+    assert "no workflow outputs under" in capsys.readouterr().err
