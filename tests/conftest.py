@@ -54,13 +54,21 @@ def rendered(tmp_path_factory):
     return out
 
 
-def snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the workflow in `workdir` (its own params.yaml) with this interpreter's tools on PATH."""
-    env = dict(os.environ if env is None else env)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                           "--directory", str(workdir), "--cores", "2", *args],
-                          capture_output=True, text=True, env=env, timeout=2400)
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """The workflow's command line for `workdir` (its own params.yaml), on 2 cores."""
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+            "--cores", "2", *args]
+
+
+def tools_env() -> dict:
+    """This environment with this interpreter's tools (realitygap, dvc, snakemake) first on PATH."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the workflow in `workdir` to the end."""
+    return subprocess.run(snakemake_command(workdir, *args), capture_output=True, text=True, env=tools_env(),
+                          timeout=2400)
 
 
 def write_params(workdir: Path, profile: str = "tiny", **sections) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, snakemake, write_params
+from tests.conftest import REPO, snakemake, snakemake_command, tools_env, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -163,11 +163,8 @@ def test_interrupted_run_resumes_training_to_the_same_model(tmp_path):
     whole, cut = (write_params(tmp_path / name, profiles=profiles) for name in ("whole", "cut"))
     assert snakemake(whole, target).returncode == 0
 
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(cut),
-           "--cores", "2", target]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(snakemake_command(cut, target), env=tools_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     checkpoints = cut / "results/models/sim/unet/work_dir"
     deadline = time.time() + 600
     while not list(checkpoints.glob("iter_*.pth")) and proc.poll() is None and time.time() < deadline:

@@ -1,7 +1,8 @@
 """`realitygap train`: train one model on one training mix with mmengine's Runner.
 
 Checkpoints go to `<out>/work_dir` every `checkpoint_interval` iterations; a rerun after an
-interruption resumes from the last one and ends with the same weights as an uninterrupted run. The final weights are written atomically to `<out>/model.pth`.
+interruption resumes from the last one and ends with the same weights as an uninterrupted run. The
+final weights are written atomically to `<out>/model.pth`.
 """
 
 from __future__ import annotations
