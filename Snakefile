@@ -10,6 +10,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/explain.smk"
 include: "workflow/rules/augment.smk"
+include: "workflow/rules/simsearch.smk"
 include: "workflow/rules/summarize.smk"
 
 

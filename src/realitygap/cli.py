@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from realitygap.io import InputError, write_json
+from realitygap.io import InputError, read_json, write_json
 
 
 def _json(text: str):
@@ -24,7 +24,7 @@ def _json(text: str):
 
 def _render(a) -> None:
     from realitygap.render.stage import run_render
-    run_render(a.domain, a.params, a.seed, a.out, a.jobs)
+    run_render(a.domain, {**a.params, **(a.look or {})}, a.seed, a.out, a.jobs)
 
 
 def _ingest(a) -> None:
@@ -74,7 +74,7 @@ def _score(a) -> None:
         matrix.run_score_matrix(a.inputs, a.out, a.csv)
     elif a.what == "policies":
         from realitygap.score.policies import run_score_policies
-        run_score_policies(a.matrix, a.replicates, a.policies, a.model_name, a.out)
+        run_score_policies(a.matrix, a.replicates, a.policies, a.model_name, a.out, extra=a.extra)
     else:
         stage.run_score_explanations(a.inputs[0], a.weights, a.model, a.size, a.datasets, a.out, a.device,
                                      a.params)
@@ -89,7 +89,23 @@ def _augment(a) -> None:
 def _summarize(a) -> None:
     from realitygap.summarize.stage import run_summarize
     run_summarize(a.matrix, a.explanations, a.xai_scores, a.timings, a.params, a.all_params, a.out,
-                  a.diagnosis, a.policies)
+                  a.diagnosis, a.policies, a.simsearch)
+
+
+def _simsearch(a) -> None:
+    if a.action == "render":
+        from realitygap.simsearch.plugins import render_look
+        render_look(a.params["renderer"], a.render, read_json(a.look), a.count, a.params["base"], a.seed, a.out,
+                    "searched")
+        return
+    from realitygap.simsearch.study import search_setup
+    setup = search_setup(a.params, a.render, a.train, a.model, a.val_sources, a.seed, a.root, a.device)
+    if a.action == "worker":
+        from realitygap.simsearch.study import run_worker
+        write_json(a.out, run_worker(setup, a.worker))
+    else:
+        from realitygap.simsearch.report import run_search_report
+        run_search_report(setup, a.out)
 
 
 def _dvc(a) -> None:
@@ -116,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", type=_json, required=True, help="JSON: size, count, scene, factors")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--look", type=_json, help="JSON {factors, randomise} replacing those of --params "
+                                              "(e.g. @results/simsearch/best_look.json)")
     p.add_argument("--out", required=True, help="output dataset folder")
 
     p = stage("ingest", _ingest, "Validate and import a domain: image + mask folders, COCO JSON, or unlabeled images.")
@@ -182,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replicates", nargs="*", default=[], help="policies: replicate real.json score files")
     p.add_argument("--policies", type=_json, help="policies: JSON list of policy names")
     p.add_argument("--model-name", help="policies: the model whose scores are used")
+    p.add_argument("--extra", type=_json, default={}, help="policies: JSON {name: mix} of further entries "
+                                                          "(e.g. the render search's model)")
     p.add_argument("--csv", help="matrix: CSV output")
     p.add_argument("--weights")
     p.add_argument("--model", type=_json)
@@ -213,10 +233,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--xai-scores", required=True, help="root folder of explanation scores")
     p.add_argument("--diagnosis", help="folder of {model}/diagnosis.json files")
     p.add_argument("--policies", help="policies.json of `score policies` (the gap-closure study)")
+    p.add_argument("--simsearch", help="search.json of `simsearch report` (the render search)")
     p.add_argument("--params", type=_json, required=True,
                    help="JSON: primary_model, methods, policies, attribution_images")
     p.add_argument("--all-params", type=_json, default={}, help="JSON of the whole params, for the report")
     p.add_argument("--out", required=True, help="report folder")
+
+    p = stage("simsearch", _simsearch, "Search the render parameters with Optuna: `worker` runs trials of the "
+                                       "shared study, `report` writes the best look, importances and plots.")
+    p.add_argument("action", choices=["worker", "report", "render"])
+    p.add_argument("--params", type=_json, required=True, help="JSON simsearch section of params")
+    p.add_argument("--render", type=_json, required=True, help="JSON {size, scene, base: the base domain's look}")
+    p.add_argument("--train", type=_json, help="worker, report: JSON train section of params")
+    p.add_argument("--model", type=_json, help="worker, report: JSON model entry of params")
+    p.add_argument("--val-sources", type=_json, help="worker, report: JSON list of {dataset, split} scoring trials")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--root", help="worker, report: folder of the study journal and trial scratch space")
+    p.add_argument("--worker", type=int, default=0, help="worker: this worker's index")
+    p.add_argument("--look", help="render: best_look.json of the report")
+    p.add_argument("--count", type=int, help="render: images to render")
+    p.add_argument("--out", required=True, help="worker: summary JSON; report: output folder; render: dataset")
 
     p = stage("dvc", _dvc, "Version a run with DVC: `track` dvc-adds the workflow's outputs; `restore` pulls "
                            "them and marks them current for Snakemake, so nothing reruns.")

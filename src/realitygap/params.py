@@ -81,6 +81,7 @@ def check_references(cfg: dict) -> None:
     if cfg["augment"]["source_mix"] not in cfg["train"]["mixes"]:
         problems.append(f"augment/source_mix: {cfg['augment']['source_mix']!r} is not in train/mixes")
     problems += augment_problems(cfg["augment"], domains, cfg["explain"]["methods"])
+    problems += simsearch_problems(cfg["simsearch"], rendered, domains)
     for d in ("sim", "real"):
         if d not in cfg["predict"]["test_domains"]:
             problems.append(f"predict/test_domains: must include {d!r} to measure the gap")
@@ -102,6 +103,20 @@ def augment_problems(aug: dict, domains: set[str], methods: list[str]) -> list[s
         problems.append(f"augment/reference_domain: unknown domain {ref!r}")
     problems += [f"augment/explain_methods: {m!r} is not in explain/methods" for m in aug.get("explain_methods", [])
                  if m not in methods]
+    return problems
+
+
+def simsearch_problems(search: dict, rendered: set[str], domains: set[str]) -> list[str]:
+    """The base domain is rendered, the target exists, and every range is [low, high]."""
+    problems = []
+    if search["base"] not in rendered:
+        problems.append(f"simsearch/base: {search['base']!r} is not in render/domains")
+    if search["target"] not in domains:
+        problems.append(f"simsearch/target: unknown domain {search['target']!r}")
+    for name, spec in search["space"].items():
+        low, high = spec if isinstance(spec, list) else spec.get("range", (0, 0))
+        if low > high:
+            problems.append(f"simsearch/space/{name}: [{low}, {high}] is not a [low, high] range")
     return problems
 
 

@@ -19,7 +19,9 @@ AUGMENT = config["augment"]
 POLICIES = list(AUGMENT["policies"])
 AUG_MIXES = [f"aug_{p}" for p in POLICIES]
 BASE_MIXES = list(config["train"]["mixes"])
-MIXES = BASE_MIXES + AUG_MIXES
+SEARCH = config["simsearch"]
+SEARCHED = "searched"               # domain rendered with the render search's best look, and the mix trained on it
+MIXES = BASE_MIXES + AUG_MIXES + [SEARCHED]
 GAP_MIXES = ["sim", "real"]          # the gap closure's baselines (as in summarize)
 REPLICATES = [f"seed{k}" for k in range(1, AUGMENT["seeds"])]   # training seed = seed + k
 TEST_DOMAINS = config["predict"]["test_domains"]
@@ -38,7 +40,7 @@ REPORT = expand("results/report/{name}", name=["metrics.json", "summary.md", "re
 
 
 wildcard_constraints:
-    domain="|".join(DOMAINS),
+    domain="|".join(DOMAINS + [SEARCHED]),
     rendered="|".join(RENDERED),
     ingested="|".join(INGESTED) or "(?!)",
     mix="|".join(m.replace("+", r"\+") for m in MIXES),
@@ -93,11 +95,15 @@ def mix_sources(mix):
     """Training sources of a mix: domain fractions, or an augmented dataset for `aug_<policy>`."""
     if mix in AUG_MIXES:
         return [{"dataset": f"data/augmented/{mix[len('aug_'):]}", "split": None, "fraction": 1.0}]
+    if mix == SEARCHED:
+        return [raw_source(SEARCHED)]
     return [raw_source(d, f) for d, f in config["train"]["mixes"][mix].items()]
 
 
 def mix_val_sources(mix):
-    """Validation sources: an augmented mix validates on the mix it was made from."""
+    """Validation sources: an augmented mix validates on the mix it was made from, the searched on itself."""
+    if mix == SEARCHED:
+        return [raw_source(SEARCHED)]
     source = config["augment"]["source_mix"] if mix in AUG_MIXES else mix
     return [raw_source(d) for d in config["train"]["mixes"][source]]
 
@@ -117,13 +123,15 @@ def training_seed(wc):
 
 
 def trained_models():
-    """(mix, model) pairs trained: every model on the base mixes, the primary one on the policies'."""
-    return [(mix, model) for mix in BASE_MIXES for model in MODELS] + [(mix, PRIMARY) for mix in AUG_MIXES]
+    """(mix, model) pairs trained: every model on the base mixes, the primary one on the policies' and on
+    the render search's best look."""
+    return ([(mix, model) for mix in BASE_MIXES for model in MODELS]
+            + [(mix, PRIMARY) for mix in AUG_MIXES + [SEARCHED]])
 
 
 def methods_of(mix):
-    """The XAI methods run on a mix's models."""
-    return POLICY_METHODS if mix in AUG_MIXES else METHODS
+    """The XAI methods run on a mix's models (none on the render search's: it is scored, not explained)."""
+    return [] if mix == SEARCHED else POLICY_METHODS if mix in AUG_MIXES else METHODS
 
 
 def explained_runs(model_names):
@@ -135,7 +143,7 @@ def explained_runs(model_names):
 def replicate_scores():
     """Score files of the gap-closure replicates: the baselines and every policy at each extra seed."""
     return expand("results/replicates/{replicate}/scores/{mix}/{model}/real.json", replicate=REPLICATES,
-                  mix=GAP_MIXES + AUG_MIXES, model=PRIMARY)
+                  mix=GAP_MIXES + AUG_MIXES + [SEARCHED], model=PRIMARY)
 
 
 def explain_datasets(wc=None):

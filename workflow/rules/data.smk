@@ -7,7 +7,8 @@ rule render:
         render=lambda wc: as_json({
             "size": SIZE, "scene": config["render"]["scene"],
             "count": at(f"render/count/{wc.rendered}"),
-            "factors": at(f"render/domains/{wc.rendered}")}),
+            "factors": {k: v for k, v in at(f"render/domains/{wc.rendered}").items() if k != "randomise"},
+            "randomise": at(f"render/domains/{wc.rendered}").get("randomise", {})}),
         seed=SEED,
     log:
         "logs/render/{rendered}.log",

@@ -81,6 +81,7 @@ rule score_policies:
         "results/scores/policies.json",
     params:
         policies=as_json(POLICIES),
+        extra=as_json({"simsearch": SEARCHED}),
         model=PRIMARY,
     log:
         "logs/score/policies.log",
@@ -88,4 +89,4 @@ rule score_policies:
         **cluster("score"),
     shell:
         "realitygap score policies --matrix {input.matrix} --replicates {input.replicates} "
-        "--policies {params.policies:q} --model-name {params.model} --out {output} 2> {log}"
+        "--policies {params.policies:q} --extra {params.extra:q} --model-name {params.model} --out {output} 2> {log}"

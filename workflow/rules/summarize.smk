@@ -6,6 +6,8 @@ rule summarize:
         xai=[f"results/scores/explanations/{mix}/{model}/{method}.json"
              for mix, model, method in explained_runs(EXPLAINED)],
         diagnosis=expand("results/explanations/diagnosis/{model}/diagnosis.json", model=EXPLAINED),
+        simsearch=f"{SEARCH_ROOT}/search.json",
+        simsearch_figures=[f"{SEARCH_ROOT}/history.png", f"{SEARCH_ROOT}/importances.png"],
         code=code("summarize.stage"),
     output:
         metrics="results/report/metrics.json",
@@ -20,7 +22,8 @@ rule summarize:
                                    caption="../report/policy_attributions.rst", category="Augmentation"),
     params:
         summarize=lambda wc: as_json({"primary_model": PRIMARY, "methods": METHODS, "policies": POLICIES,
-                                      "policy_methods": POLICY_METHODS, **config["summarize"]}),
+                                      "policy_methods": POLICY_METHODS, "unexplained_mixes": [SEARCHED],
+                                      **config["summarize"]}),
         everything=lambda wc: as_json({k: v for k, v in config.items() if k != "cluster"}),
     log:
         "logs/summarize.log",
@@ -29,4 +32,4 @@ rule summarize:
     shell:
         "realitygap summarize --matrix {input.matrix} --policies {input.policies} --explanations results/explanations "
         "--xai-scores results/scores/explanations --diagnosis results/explanations/diagnosis --params {params.summarize:q} "
-        "--all-params {params.everything:q} --out results/report 2> {log}"
+        "--all-params {params.everything:q} --simsearch {input.simsearch} --out results/report 2> {log}"

@@ -15,7 +15,7 @@ import numpy as np
 from realitygap.augment.base import Policy
 from realitygap.data import Sample
 from realitygap.io import InputError, read_json
-from realitygap.render.domain import DomainFactors, render_image
+from realitygap.render.domain import DomainFactors, draw_factors, render_image
 from realitygap.render.raster import rasterize
 from realitygap.render.scene import TABLE_COLOURS, TOWEL_COLOURS, Scene, random_color
 
@@ -48,13 +48,6 @@ class DomainRandomisation(Policy):
             raise ValueError(f"augment policy 'randomise': factors {bad} need a [low, high] range")
         return A.Compose([])
 
-    def draw(self, base: dict, rng: np.random.Generator) -> DomainFactors:
-        """The source factors with each listed one drawn from its range."""
-        drawn = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in self.cfg["factors"].items()}
-        if "jpeg_quality" in drawn:
-            drawn["jpeg_quality"] = int(round(drawn["jpeg_quality"]))
-        return DomainFactors.from_dict({**base, **drawn})
-
     def __call__(self, image: np.ndarray, mask: np.ndarray, seed: int,
                  sample: Sample | None = None) -> tuple[np.ndarray, np.ndarray]:
         if sample is None:
@@ -68,4 +61,4 @@ class DomainRandomisation(Policy):
         raster = rasterize(scene)
         if not np.array_equal(raster.mask, mask):
             raise InputError(f"{sample.id}: re-rendered scene does not reproduce its mask (metadata out of date?)")
-        return render_image(scene, raster, self.draw(meta["factors"], rng), rng), mask
+        return render_image(scene, raster, draw_factors(meta["factors"], self.cfg["factors"], rng), rng), mask

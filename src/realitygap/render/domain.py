@@ -48,6 +48,14 @@ class DomainFactors:
         return cls(**cfg)
 
 
+def draw_factors(base: dict, ranges: dict, rng: np.random.Generator) -> DomainFactors:
+    """`base` with each factor of `ranges` drawn uniformly from its [low, high] (JPEG quality rounded)."""
+    drawn = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in ranges.items()}
+    if "jpeg_quality" in drawn:
+        drawn["jpeg_quality"] = int(round(drawn["jpeg_quality"]))
+    return DomainFactors.from_dict({**base, **drawn})
+
+
 @functools.lru_cache(maxsize=1)
 def _photo_textures() -> tuple[np.ndarray, ...]:
     """Photographs of gravel, brick and grass shipped inside scikit-image, as zero-mean floats."""

@@ -13,7 +13,7 @@ from realitygap import CLASSES
 from realitygap.coco import mask_annotation
 from realitygap.io import atomic_dir, save_npz, write_json, write_png
 from realitygap.progress import progress
-from realitygap.render.domain import CUES, DomainFactors, cue_mask, render_image
+from realitygap.render.domain import CUES, DomainFactors, cue_mask, draw_factors, render_image
 from realitygap.render.raster import rasterize
 from realitygap.render.scene import sample_scene
 from realitygap.seeding import derive_seed
@@ -21,10 +21,11 @@ from realitygap.seeding import derive_seed
 
 def render_sample(index: int, domain: str, cfg: dict, seed: int) -> dict:
     """Render sample `index` of `domain`: image, mask, depth and its metadata, in memory."""
-    scene_rng = np.random.default_rng(derive_seed(seed, "scene", domain, index))
+    scene_rng = np.random.default_rng(derive_seed(seed, "scene", cfg.get("scene_domain", domain), index))
     scene = sample_scene(scene_rng, cfg["size"], cfg["scene"])
     raster = rasterize(scene)
-    factors = DomainFactors.from_dict(cfg["factors"])
+    factors = draw_factors(cfg["factors"], cfg.get("randomise", {}),
+                           np.random.default_rng(derive_seed(seed, "factors", domain, index)))
     image = render_image(scene, raster, factors, np.random.default_rng(derive_seed(seed, "noise", domain, index)))
     meta = {"domain": domain, "index": index, "scene": scene.to_dict(), "factors": factors.__dict__}
     return {"image": image, "mask": raster.mask, "depth": raster.depth, "cues": cue_mask(scene, raster), "meta": meta,
@@ -77,9 +78,11 @@ def _write_sample(root: Path, sid: str, sample: dict) -> dict:
 def run_render(domain: str, cfg: dict, seed: int, out: str | os.PathLike, jobs: int = 1) -> Path:
     """Render `cfg["count"]` samples of `domain` into `out`, written atomically as a whole.
 
-    `cfg` holds `size`, `count`, `scene` (geometry parameters) and `factors` (the domain's look).
+    `cfg` holds `size`, `count`, `scene` (geometry parameters) and `factors` (the domain's look);
+    optionally `randomise` ({factor: [low, high]} drawn per image) and `scene_domain` (draw the
+    scenes of that domain instead, so two domains differ only in their look).
     """
-    DomainFactors.from_dict(cfg["factors"])  # fail before any work on an unknown factor
+    DomainFactors.from_dict({**cfg["factors"], **{k: v[0] for k, v in cfg.get("randomise", {}).items()}})
     count = int(cfg["count"])
     chunks = [list(range(i, min(i + 64, count))) for i in range(0, count, 64)]
     out = Path(out)
@@ -95,6 +98,6 @@ def run_render(domain: str, cfg: dict, seed: int, out: str | os.PathLike, jobs: 
         write_json(tmp / "instances.json", coco_document(samples, instances, cfg["size"]))
         write_json(tmp / "manifest.json", {
             "domain": domain, "size": cfg["size"], "classes": list(CLASSES), "factors": cfg["factors"],
-            "cues": {name: {"bit": bit, "factors": list(factors)} for name, (bit, factors) in CUES.items()},
+            "randomise": cfg.get("randomise", {}), "cues": {name: {"bit": bit, "factors": list(factors)} for name, (bit, factors) in CUES.items()},
             "samples": samples})
     return out

@@ -35,23 +35,28 @@ def mean_ci95(values: list[float]) -> tuple[float, list[float] | None]:
     return float(v.mean()), [float(v.mean() - half), float(v.mean() + half)]
 
 
-def closure_study(on_real: dict[str, dict[str, float]], policies: list[str]) -> dict:
+def closure_study(on_real: dict[str, dict[str, float]], policies: list[str], extra: dict[str, str] | None = None) -> dict:
     """Per policy: mean mIoU on real, per-seed and mean gap closure with its CI, from
-    `on_real[seed][mix]` (mIoU on the real test split; policy mixes are named `aug_<policy>`)."""
-    missing = [f"{seed}/{mix}" for seed, row in on_real.items()
-               for mix in (*BASELINES, *(f"aug_{p}" for p in policies)) if mix not in row]
+    `on_real[seed][mix]` (mIoU on the real test split; policy mixes are named `aug_<policy>`).
+    `extra` maps further entries (e.g. `simsearch`) to their mixes; they are reported under their names."""
+    extra = extra or {}
+    mixes = {f"aug_{p}" for p in policies} | set(extra.values())
+    missing = [f"{seed}/{mix}" for seed, row in on_real.items() for mix in (*BASELINES, *sorted(mixes)) if mix not in row]
     if missing:
         raise InputError(f"score policies: no real-test score for {missing}")
-    out = {"baselines": {m: _stats([row[m] for row in on_real.values()]) for m in BASELINES}, "policies": {}}
-    for policy in policies:
-        per_seed = {seed: gap_closed(row[f"aug_{policy}"], row["sim"], row["real"]) for seed, row in on_real.items()}
-        valid = [v for v in per_seed.values() if v is not None]
-        mean, ci = mean_ci95(valid) if valid else (None, None)
-        out["policies"][policy] = {**_stats([row[f"aug_{policy}"] for row in on_real.values()], "mIoU_on_real"),
-                                   "gap_closed": _round(mean), "ci95": [_round(c) for c in ci] if ci else None,
-                                   "gap_closed_per_seed": {s: _round(v) for s, v in per_seed.items()},
-                                   "seeds": len(on_real)}
-    return out
+    out = {"baselines": {m: _stats([row[m] for row in on_real.values()]) for m in BASELINES},
+           "policies": {p: closure_of(on_real, f"aug_{p}") for p in policies}}
+    return out | {name: closure_of(on_real, mix) for name, mix in extra.items()}
+
+
+def closure_of(on_real: dict[str, dict[str, float]], mix: str) -> dict:
+    """Mean mIoU on real and gap closure of `mix` over the seeds, paired with each seed's baselines."""
+    per_seed = {seed: gap_closed(row[mix], row["sim"], row["real"]) for seed, row in on_real.items()}
+    valid = [v for v in per_seed.values() if v is not None]
+    mean, ci = mean_ci95(valid) if valid else (None, None)
+    return {**_stats([row[mix] for row in on_real.values()], "mIoU_on_real"),
+            "gap_closed": _round(mean), "ci95": [_round(c) for c in ci] if ci else None,
+            "gap_closed_per_seed": {s: _round(v) for s, v in per_seed.items()}, "seeds": len(on_real)}
 
 
 def _stats(values: list[float], key: str = "mIoU_on_real") -> dict:
@@ -64,7 +69,7 @@ def _round(v: float | None) -> float | None:
 
 
 def run_score_policies(matrix_file: str, replicate_files: list[str], policies: list[str], model: str,
-                       out: str | os.PathLike, seed_name: str = "seed0") -> dict:
+                       out: str | os.PathLike, seed_name: str = "seed0", extra: dict[str, str] | None = None) -> dict:
     """Gather the real-test mIoU of the main run (`matrix_file`) and of the replicate runs
     (`results/replicates/<seed>/scores/<mix>/<model>/real.json`) and write the closure study."""
     matrix = read_json(matrix_file)
@@ -75,6 +80,6 @@ def run_score_policies(matrix_file: str, replicate_files: list[str], policies: l
         p = Path(path)
         seed, mix = p.parents[3].name, p.parents[1].name
         on_real.setdefault(seed, {})[mix] = read_json(p)["mIoU"]
-    study = closure_study(on_real, policies)
+    study = closure_study(on_real, policies, extra)
     write_json(out, study)
     return study

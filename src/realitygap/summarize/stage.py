@@ -73,6 +73,32 @@ def build_metrics(matrix: dict, cfg: dict, xai: dict, timings: dict, study: dict
     }
 
 
+def simsearch_summary(search: dict, closure: dict | None) -> dict:
+    """The `simsearch` entry of metrics.json: trials, the best look and the retrained model's gap closure."""
+    look = search["look"]
+    out = {"trials": search["trials"], "complete": search["complete"], "pruned": search["pruned"],
+           "best_params": {**look["factors"], **({"randomise": look["randomise"]} if look["randomise"] else {})},
+           "best_val_mIoU": search["best"]["mIoU_val"], "importances": search["importances"],
+           "wall_s": search["wall_s"]}
+    for key in ("gap_closed", "ci95", "mIoU_on_real", "mIoU_on_real_ci95", "gap_closed_per_seed", "seeds"):
+        out[key] = (closure or {}).get(key)
+    return out
+
+
+def simsearch_rows(search: dict, params: dict) -> list[list]:
+    """Per searched factor: the base and target domains' values, the best look's, and its importance."""
+    cfg = params["simsearch"]
+    base, target = params["render"]["domains"][cfg["base"]], params["render"]["domains"][cfg["target"]]
+    look = search["look"]
+    rows = []
+    for name in cfg["space"]:
+        best = look["randomise"].get(name) or look["factors"].get(name)
+        shown = f"U[{best[0]:.3f}, {best[1]:.3f}]" if isinstance(best, list) else best
+        importance = next((v for k, v in search["importances"].items() if k.split(".")[0] == name), None)
+        rows.append([name, base.get(name, 0), target.get(name, 0), shown, importance])
+    return rows
+
+
 def _attribution_tiles(explanations: Path, mixes: list[str], primary: str, methods: list[str], n: int,
                        domain: str) -> tuple[list[str], list[list[np.ndarray]]]:
     """Seam-target overlays of the first `n` images of `domain`: a row per image and model (train
@@ -112,17 +138,18 @@ def _table(header: list[str], rows: list[list]) -> tuple[str, str]:
 
 def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_dir: str, cfg: dict,
                   params: dict, out: str | os.PathLike, diagnosis_dir: str | None = None,
-                  policies_file: str | None = None) -> dict:
+                  policies_file: str | None = None, simsearch_file: str | None = None) -> dict:
     """Write metrics.json, summary.md, report.html and figures under `out`."""
     out = Path(out)
     matrix = read_json(matrix_file)
     primary = cfg["primary_model"]
     mixes = list(matrix[primary])
     policy_mixes = [f"aug_{p}" for p in cfg["policies"]]
-    methods_of = {mix: cfg.get("policy_methods", cfg["methods"]) if mix in policy_mixes else cfg["methods"]
-                  for mix in mixes}
+    unexplained = cfg.get("unexplained_mixes", [])       # scored, not explained (the render search's model)
+    methods_of = {mix: [] if mix in unexplained else cfg.get("policy_methods", cfg["methods"])
+                  if mix in policy_mixes else cfg["methods"] for mix in mixes}
     xai = {mix: {m: read_json(Path(xai_scores) / mix / primary / f"{m}.json") for m in methods_of[mix]}
-           for mix in mixes}
+           for mix in mixes if methods_of[mix]}
     study = read_json(policies_file) if policies_file else {"policies": {}, "baselines": {}}
     metrics = build_metrics(matrix, cfg, {mix: {m: {"faithfulness": v["faithfulness"],
                                                     "localisation": v["localisation"],
@@ -135,7 +162,7 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
             raise FileNotFoundError(f"{diagnosis_dir}: no diagnosis of the primary model {primary!r}")
         metrics["diagnosis"] = diagnosis_summary(diagnoses, primary)
     figures.gap_heatmap(metrics["semantic"]["matrix"], "mIoU", out / "gap_matrix.png")
-    base = [m for m in mixes if m not in policy_mixes]
+    base = [m for m in mixes if m not in policy_mixes and m not in unexplained]
     rows, tiles = _attribution_tiles(Path(explanations), base, primary, cfg["methods"], cfg["attribution_images"], "real")
     figures.attribution_grid(rows, cfg["methods"], tiles, out / "attribution_grid.png",
                              f"Seam attributions of {primary} on real test images (white: true seam)")
@@ -145,13 +172,23 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
     rows, tiles = _attribution_tiles(Path(explanations), side, primary, policy_methods, cfg["attribution_images"], "real")
     figures.attribution_grid(rows, policy_methods, tiles, out / "policy_attributions.png",
                              f"sim, best policy ({best}) and real models on the same real test images")
-    figures.closure_bars(metrics["policies"], out / "gap_closure.png")
+    search = read_json(simsearch_file) if simsearch_file else None
+    if search:
+        metrics["simsearch"] = simsearch_summary(search, study.get("simsearch"))
+    figures.closure_bars(closure_entries(metrics), out / "gap_closure.png")
     write_json(out / "metrics.json", metrics)
-    _write_documents(metrics, params, out)
+    _write_documents(metrics, params, out, search, Path(simsearch_file).parent if search else None)
     return metrics
 
 
-def _write_documents(metrics: dict, params: dict, out: Path) -> None:
+def closure_entries(metrics: dict) -> dict:
+    """The gap-closure rows: every policy, and the render search's retrained model when there is one."""
+    extra = {"render search": metrics["simsearch"]} if metrics.get("simsearch", {}).get("gap_closed") is not None else {}
+    return dict(sorted({**metrics["policies"], **extra}.items(), key=lambda kv: -(kv[1]["gap_closed"] or -1e9)))
+
+
+def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None = None,
+                     search_dir: Path | None = None) -> None:
     sem = metrics["semantic"]
     domains = sorted({d for row in sem["matrix"].values() for d in row})
     tables = {
@@ -163,7 +200,7 @@ def _write_documents(metrics: dict, params: dict, out: Path) -> None:
         "policies": _table(["rank", "policy", "mIoU on real", "gap closed", "95 % CI", "seeds"],
                            [[i + 1, p, v["mIoU_on_real"], v["gap_closed"],
                              "-" if not v.get("ci95") else f"[{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}]", v["seeds"]]
-                            for i, (p, v) in enumerate(metrics["policies"].items())]),
+                            for i, (p, v) in enumerate(closure_entries(metrics).items())]),
         "xai": _table(["train mix", "method", "Avg Drop %", "Incr. Conf. %", "Avg Retention %",
                        "Drop of Others %", "deletion AUC", "insertion AUC", "pointing game %", "seam area %",
                        "sanity Spearman"],
@@ -177,6 +214,8 @@ def _write_documents(metrics: dict, params: dict, out: Path) -> None:
                             [[r["region"], ", ".join(r["factors"]), r["attribution_points"], r["ablation_points"],
                               r["score"]] for r in metrics.get("diagnosis", {}).get("regions", [])]),
         "timings": _table(["stage", "seconds"], [[k, v] for k, v in metrics["timings_s"].items()]),
+        "simsearch": _table(["render factor", "base domain", "target domain", "best look", "fANOVA importance"],
+                            simsearch_rows(search, params) if search else []),
     }
     gap = sem["gap"]
     headline = (f"The sim-trained model reaches {gap['sim_on_real']:.1f} mIoU on real test images, the "
@@ -194,16 +233,19 @@ def _write_documents(metrics: dict, params: dict, out: Path) -> None:
          "real test mIoU, per training seed (sim, real and policy models share the seed), then averaged; "
          "the interval is a Student-t 95 % CI over the seeds. Below: the seam attributions of the sim, "
          "best-policy and real models on the same real test images.", "policies", ("gap_closure.png", "policy_attributions.png")),
-        ("5. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
+        *([("5. What should the simulator change?", simsearch_text(metrics["simsearch"], search), "simsearch",
+            (search_dir / "history.png", search_dir / "importances.png"))] if search else []),
+        ("6. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
     ]
     md = ["# realitygap report", "", headline, ""]
     body = [f"<h1>realitygap report</h1><p>{html.escape(headline)}</p>"]
     for title, text, table, figure in sections:
         md += [f"## {title}", "", text, "", tables[table][0]]
         body += [f"<h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>", tables[table][1]]
-        for name in ((figure,) if isinstance(figure, str) else figure or ()):
-            md += [f"![{name}]({name})", ""]
-            body.append(_png_tag(out / name, name))
+        for name in ((figure,) if isinstance(figure, (str, Path)) else figure or ()):
+            path = name if isinstance(name, Path) else out / name     # our figures by name, others by path
+            md += [f"![{path.name}]({os.path.relpath(path, out)})", ""]
+            body.append(_png_tag(path, path.name))
     params_text = json.dumps(params, indent=2)
     md += ["## Parameters and software", "", "```json", params_text, "```", "",
            "| package | version |", "|---|---|", *[f"| {k} | {v} |" for k, v in versions.items()], ""]
@@ -218,11 +260,24 @@ def _write_documents(metrics: dict, params: dict, out: Path) -> None:
     write_text(out / "report.html", page)
 
 
+def simsearch_text(summary: dict, search: dict) -> str:
+    """A plain-language reading of the render search."""
+    closed = summary.get("gap_closed")
+    closure = ("" if closed is None else f" Retrained at full budget on the best look, the model closes {closed:.2f} "
+               f"of the gap on real test images (mean of {summary['seeds']} seeds).")
+    top = ", ".join(list(summary["importances"])[:3]) or "not enough complete trials to rank them"
+    return (f"Optuna (TPE sampler, median pruner) ran {summary['trials']} trials ({summary['pruned']} pruned) in "
+            f"{summary['wall_s']:.0f} s; each rendered a training set with the trial's look, trained on a short "
+            f"budget and was scored on the target domain's validation split. Best: {summary['best_val_mIoU']:.1f} "
+            f"validation mIoU (trial {search['best']['number']}). Most important factors: {top}.{closure} "
+            "The paste-able params override is results/simsearch/best_params.yaml.")
+
+
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version(), "realitygap": __version__}
-    for name in ("torch", "mmengine", "mmcv", "mmsegmentation", "albumentations", "snakemake", "numpy"):
+    for name in ("torch", "mmengine", "mmcv", "mmsegmentation", "albumentations", "optuna", "snakemake", "numpy"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

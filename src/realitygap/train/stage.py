@@ -65,13 +65,11 @@ def runner_config(model: dict, cfg: dict, size: int, train: list[Sample], val: l
     )
 
 
-def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: dict, size: int, seed: int, out: str | os.PathLike,
-              mix: str = "mix", name: str = "model", device: str = "auto") -> dict:
-    """Train `model` on the samples of `sources` and write `<out>/model.pth` and `<out>/train.json`.
-
-    Each source is `{"dataset": dir, "split": split json or null, "fraction": f}`; the validation set
-    is the `val` split of `val_sources`, or of the sources that have a split file when none are given.
-    """
+def fit(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample], work_dir: Path, seed: int,
+        device: str = "auto", val_interval: int | None = None, hooks: tuple = (), experiment: str | None = None):
+    """Build mmengine's Runner for one training run, train it and return it. `val_interval` validates
+    more often than once at the end; `hooks` are extra Hook objects (e.g. a pruning hook); `experiment`
+    names the run, so several runs in one process keep apart mmengine's per-run logger and message hub."""
     from mmengine.config import Config
     from mmengine.runner import Runner
     from mmseg.utils import register_all_modules
@@ -84,6 +82,27 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     # Our own checkpoints hold optimizer and message-hub state that torch's weights_only loader refuses.
     os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    config = runner_config(model, cfg, size, train, val, work_dir, seed)
+    if val_interval:
+        config["train_cfg"]["val_interval"] = val_interval
+    if experiment:
+        config["experiment_name"] = experiment
+    runner = Runner.from_cfg(Config(config))
+    for hook in hooks:
+        runner.register_hook(hook)
+    # channels-last weights: convolutions run 1.3x faster on the CPU (bench/train_step.py)
+    runner.model.to(memory_format=torch.channels_last)
+    runner.train()
+    return runner
+
+
+def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: dict, size: int, seed: int, out: str | os.PathLike,
+              mix: str = "mix", name: str = "model", device: str = "auto") -> dict:
+    """Train `model` on the samples of `sources` and write `<out>/model.pth` and `<out>/train.json`.
+
+    Each source is `{"dataset": dir, "split": split json or null, "fraction": f}`; the validation set
+    is the `val` split of `val_sources`, or of the sources that have a split file when none are given.
+    """
     run_seed = derive_seed(seed, "train", mix, name)
     train = source_samples(sources, seed)
     val = [s for src in (val_sources or sources) if src.get("split")
@@ -93,10 +112,7 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
     out = Path(out)
     work_dir = out / "work_dir"
     started = time.time()
-    runner = Runner.from_cfg(Config(runner_config(model, cfg, size, train, val or train[:8], work_dir, run_seed)))
-    # channels-last weights: convolutions run 1.3x faster on the CPU (bench/train_step.py)
-    runner.model.to(memory_format=torch.channels_last)
-    runner.train()
+    runner = fit(model, cfg, size, train, val or train[:8], work_dir, run_seed, device)
     elapsed = time.time() - started
     net = runner.model.module if hasattr(runner.model, "module") else runner.model
     with atomic_path(out / "model.pth") as tmp:

@@ -1,0 +1,91 @@
+# The render search (Optuna): worker jobs share one study stored under results/simsearch, the report
+# picks the best look, and the `searched` domain is rendered with it for a full-budget retraining.
+SEARCH_ROOT = "results/simsearch"
+
+
+wildcard_constraints:
+    worker=r"\d+",
+
+
+def search_render(wc=None):
+    """Size, scene parameters and the base domain's look: what every trial renders from."""
+    return as_json({"size": SIZE, "scene": config["render"]["scene"], "base": at(f"render/domains/{SEARCH['base']}")})
+
+
+def search_params(wc=None):
+    """The search's params slice without what only schedules it (workers, cluster resources)."""
+    return as_json({k: v for k, v in SEARCH.items() if k != "workers"})
+
+
+SEARCH_ARGS = dict(
+    search=search_params,
+    render=search_render,
+    train=lambda wc: as_json({k: v for k, v in config["train"].items() if k not in ("models", "mixes", "primary_model")}),
+    model=lambda wc: as_json(config["train"]["models"][PRIMARY]),
+    val=lambda wc: as_json([raw_source(SEARCH["target"])]),
+    seed=SEED,
+    device=DEVICE,
+)
+
+
+rule simsearch_worker:
+    input:
+        f"data/raw/{SEARCH['target']}",
+        f"data/splits/{SEARCH['target']}.json",
+        code=code("simsearch.study"),
+    output:
+        f"{SEARCH_ROOT}/workers/{{worker}}.json",
+    params:
+        **SEARCH_ARGS,
+    log:
+        "logs/simsearch/worker{worker}.log",
+    threads: 1
+    resources:
+        **cluster("simsearch"),
+    shell:
+        "OMP_NUM_THREADS={threads} realitygap simsearch worker --params {params.search:q} --render {params.render:q} "
+        "--train {params.train:q} --model {params.model:q} --val-sources {params.val:q} --seed {params.seed} "
+        "--device {params.device} --root " + SEARCH_ROOT + " --worker {wildcards.worker} --out {output} > {log} 2>&1"
+
+
+rule simsearch_report:
+    input:
+        workers=expand(f"{SEARCH_ROOT}/workers/{{worker}}.json", worker=range(SEARCH["workers"])),
+        code=code("simsearch.report"),
+    output:
+        search=f"{SEARCH_ROOT}/search.json",
+        look=f"{SEARCH_ROOT}/best_look.json",
+        override=f"{SEARCH_ROOT}/best_params.yaml",
+        history=report(f"{SEARCH_ROOT}/history.png", caption="../report/simsearch_history.rst", category="Render search"),
+        importances=report(f"{SEARCH_ROOT}/importances.png", caption="../report/simsearch_importances.rst",
+                           category="Render search"),
+    params:
+        **SEARCH_ARGS,
+    log:
+        "logs/simsearch/report.log",
+    resources:
+        **cluster("simsearch"),
+    shell:
+        "realitygap simsearch report --params {params.search:q} --render {params.render:q} --train {params.train:q} "
+        "--model {params.model:q} --val-sources {params.val:q} --seed {params.seed} --root " + SEARCH_ROOT + " "
+        "--out " + SEARCH_ROOT + " 2> {log}"
+
+
+rule render_searched:
+    input:
+        look=f"{SEARCH_ROOT}/best_look.json",
+        code=code("simsearch.plugins"),
+    output:
+        directory(f"data/raw/{SEARCHED}"),
+    params:
+        search=lambda wc: as_json({"renderer": SEARCH["renderer"], "base": SEARCH["base"]}),
+        render=search_render,
+        images=lambda wc: at(f"render/count/{SEARCH['base']}"),
+        seed=SEED,
+    log:
+        f"logs/render/{SEARCHED}.log",
+    resources:
+        **cluster("render"),
+    shell:
+        "realitygap simsearch render --params {params.search:q} --render {params.render:q} --look {input.look} "
+        "--count {params.images} --seed {params.seed} --out {output} 2> {log}"
