@@ -212,6 +212,10 @@ def test_gap_closure_study_pairs_seeds_and_gives_a_t_interval():
     assert study["baselines"]["sim"]["mIoU_on_real"] == 45.0
     with pytest.raises(ValueError, match="aug_q"):
         closure_study(on_real, ["q"])
+    for row, value in zip(on_real.values(), (70, 50, 55)):     # a further entry, e.g. the render search's model
+        row["searched"] = value
+    extra = closure_study(on_real, ["p"], {"simsearch": "searched"})["simsearch"]
+    assert extra["gap_closed_per_seed"] == {"seed0": 1.0, "seed1": 0.5, "seed2": 0.5} and extra["seeds"] == 3
 
 
 def test_xai_guided_rerenders_the_diagnosed_render_factors(rendered, small_model, tmp_path):

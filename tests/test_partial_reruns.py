@@ -25,6 +25,7 @@ CHANGES = {
     "diagnose": ("diagnose.inpaint_radius", 5, ["results/explanations/diagnosis/unet/diagnosis.json"]),
     "score": ("score.deletion_steps", 8, ["score_explanations"]),
     "augment": ("augment.policies.camera.vignetting", 0.2, ["data/augmented/camera", "data/augmented/camera_style"]),
+    "simsearch": ("simsearch.iters", 6, ["results/simsearch/workers/0.json"]),
     "summarize": ("summarize.attribution_images", 1, ["summarize"]),
 }
 

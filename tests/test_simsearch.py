@@ -99,6 +99,41 @@ def test_unknown_entry_point_names_the_group(tmp_path):
                     tmp_path / "out", "p")
 
 
+def test_entry_point_plugin_is_called_with_the_params_and_validated(tmp_path, monkeypatch):
+    calls = []
+
+    def my_sim(params: dict, out: str) -> None:
+        calls.append(params)
+        run_render("p", {k: params[k] for k in ("size", "count", "scene", "factors")}, params["seed"], out + "/raw")
+        os.rename(out + "/raw/images", out + "/images")
+        os.rename(out + "/raw/masks", out + "/masks")
+
+    found = [SimpleNamespace(name="my_sim", load=lambda: my_sim)]
+    monkeypatch.setattr("importlib.metadata.entry_points",
+                        lambda group, name=None: [e for e in found if name in (None, e.name)])
+    out = render_look({"type": "entry_point", "name": "my_sim"}, _params(), {"factors": {"fabric_texture": 0.2}}, 3,
+                      "sim", 7, tmp_path / "out", "p")
+    assert calls[0]["factors"] == {"fabric_texture": 0.2} and calls[0]["seed"] == 7 and calls[0]["count"] == 3
+    assert len(read_json(out / "manifest.json")["samples"]) == 3
+
+
+def test_params_check_the_space_against_the_renderer():
+    import yaml
+
+    from realitygap.params import resolve
+    from tests.conftest import REPO
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["simsearch"]["space"] = {"cloth_stiffness": [0.1, 0.9]}
+    with pytest.raises(InputError, match="simsearch/space/cloth_stiffness: not a render factor"):
+        resolve(params, REPO / "workflow/schemas/params.schema.yaml")
+    params["simsearch"]["renderer"] = {"type": "command", "command": "my_sim --params {params} --out {out}"}
+    assert resolve(params, REPO / "workflow/schemas/params.schema.yaml")["simsearch"]["space"]   # a plugin's own names
+    params["simsearch"]["space"] = {"cloth_stiffness": [0.9, 0.1]}
+    with pytest.raises(InputError, match=r"cloth_stiffness: \[0.9, 0.1\] is not a \[low, high\] range"):
+        resolve(params, REPO / "workflow/schemas/params.schema.yaml")
+
+
 def test_pruning_hook_stops_a_trial_below_the_median_of_finished_ones():
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(n_startup_trials=2))
     for value in (60.0, 70.0):

@@ -18,7 +18,7 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     metrics = json.loads((tiny_run / "results/report/metrics.json").read_text())
     matrix = metrics["semantic"]["matrix"]
     policies = ["camera", "style", "randomise", "baseline", "xai_guided", "camera_style"]
-    assert set(matrix) == {"sim", "real", "sim+real10", *(f"aug_{p}" for p in policies)}
+    assert set(matrix) == {"sim", "real", "sim+real10", "searched", *(f"aug_{p}" for p in policies)}
     for row in matrix.values():
         assert set(row) == {"sim", "real"}
         for cell in row.values():
@@ -49,10 +49,31 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
                                                ["profiles"]["tiny"]["diagnose"]["cka_layers"])
     assert metrics["diagnosis"]["ranked_causes"] == diagnosis["ranked_causes"]
     csv = (tiny_run / "results/scores/matrix.csv").read_text().splitlines()
-    assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies))
+    assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies) + 1)
     html = (tiny_run / "results/report/report.html").read_text()
-    assert html.count("<img") == 4 and "data:image/png;base64," in html
+    assert html.count("<img") == 6 and "data:image/png;base64," in html
     assert "reality gap" in (tiny_run / "results/report/summary.md").read_text()
+
+
+def test_tiny_run_searches_the_render_look_and_retrains_on_the_best(tiny_run):
+    from realitygap.params import deep_merge, resolve
+
+    search = json.loads((tiny_run / "results/simsearch/search.json").read_text())
+    assert search["trials"] == 3 == search["complete"] + search["pruned"] and search["fail"] == 0
+    assert [t["number"] for t in search["history"]] == [0, 1, 2]
+    summary = json.loads((tiny_run / "results/report/metrics.json").read_text())["simsearch"]
+    assert summary["trials"] == 3 and summary["seeds"] == 2 and summary["gap_closed"] is not None
+    best = search["best"]["params"]
+    assert summary["best_params"]["seam_tint"] == best["seam_tint"] and "randomise" in summary["best_params"]
+    assert (tiny_run / "results/replicates/seed1/scores/searched/unet/real.json").exists()
+    # the override is paste-able: merged into params.yaml it passes the schema and renders `sim` with the best look
+    params = yaml.safe_load((tiny_run / "params.yaml").read_text())
+    override = yaml.safe_load((tiny_run / "results/simsearch/best_params.yaml").read_text())
+    merged = resolve(deep_merge(params, override), REPO / "workflow/schemas/params.schema.yaml")
+    assert merged["render"]["domains"]["sim"]["seam_tint"] == best["seam_tint"]
+    assert merged["render"]["domains"]["sim"]["randomise"]["noise_std"][0] <= best["noise_std.centre"]
+    searched = json.loads((tiny_run / "data/raw/searched/manifest.json").read_text())
+    assert searched["factors"] == search["look"]["factors"] and len(searched["samples"]) == 24
 
 
 def test_second_run_does_nothing(tiny_run):

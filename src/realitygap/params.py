@@ -11,6 +11,7 @@ import jsonschema
 import yaml
 
 from realitygap.io import InputError
+from realitygap.render.domain import DomainFactors
 
 SCHEMA = Path("workflow/schemas/params.schema.yaml")
 
@@ -117,6 +118,10 @@ def simsearch_problems(search: dict, rendered: set[str], domains: set[str]) -> l
         low, high = spec if isinstance(spec, list) else spec.get("range", (0, 0))
         if low > high:
             problems.append(f"simsearch/space/{name}: [{low}, {high}] is not a [low, high] range")
+    if search["renderer"]["type"] == "builtin":
+        known = set(DomainFactors.__dataclass_fields__)
+        problems += [f"simsearch/space/{name}: not a render factor of the builtin renderer (known: {sorted(known)})"
+                     for name in search["space"] if name not in known]
     return problems
 
 

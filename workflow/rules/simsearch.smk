@@ -40,6 +40,7 @@ rule simsearch_worker:
     log:
         "logs/simsearch/worker{worker}.log",
     threads: 1
+    priority: 2     # the search, the best look's render and its trainings are as long a chain as the policies'
     resources:
         **cluster("simsearch"),
     shell:

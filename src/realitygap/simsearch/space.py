@@ -15,9 +15,11 @@ from realitygap.render.domain import DomainFactors
 INTEGER_FACTORS = {"jpeg_quality"}
 
 
-def check_space(space: dict) -> None:
-    """Raise ValueError naming unknown factors and empty ranges."""
-    DomainFactors.from_dict({name: 0 for name in space})
+def check_space(space: dict, builtin: bool = True) -> None:
+    """Raise ValueError naming empty ranges, and unknown factors when our own renderer renders (a
+    plugin's parameters are its own)."""
+    if builtin:
+        DomainFactors.from_dict({name: 0 for name in space})
     bad = [name for name, spec in space.items()
            if (isinstance(spec, list) and spec[0] > spec[1]) or ("range" in spec and spec["range"][0] > spec["range"][1])]
     if bad:

@@ -132,7 +132,7 @@ def requeue_stale(study: optuna.Study, worker: int) -> list[int]:
 
 def run_worker(setup: SearchSetup, worker: int) -> dict:
     """Run trials until the study holds `simsearch.trials` finished or running ones; return a summary."""
-    check_space(setup.search["space"])
+    check_space(setup.search["space"], setup.search["renderer"]["type"] == "builtin")
     study = open_study(setup)
     requeued = requeue_stale(study, worker)
     ran, started = [], time.time()

@@ -78,24 +78,37 @@ def simsearch_summary(search: dict, closure: dict | None) -> dict:
     look = search["look"]
     out = {"trials": search["trials"], "complete": search["complete"], "pruned": search["pruned"],
            "best_params": {**look["factors"], **({"randomise": look["randomise"]} if look["randomise"] else {})},
-           "best_val_mIoU": search["best"]["mIoU_val"], "importances": search["importances"],
-           "wall_s": search["wall_s"]}
+           "best_val_mIoU": search["best"]["mIoU_val"], "importances": search["importances"]}
     for key in ("gap_closed", "ci95", "mIoU_on_real", "mIoU_on_real_ci95", "gap_closed_per_seed", "seeds"):
         out[key] = (closure or {}).get(key)
     return out
 
 
-def simsearch_rows(search: dict, params: dict) -> list[list]:
-    """Per searched factor: the base and target domains' values, the best look's, and its importance."""
+def toward_target(search: dict, params: dict) -> dict[str, bool]:
+    """Per searched factor: whether the best look lies closer to the target domain's value than the base
+    domain's does (a randomised factor by the centre of its range)."""
     cfg = params["simsearch"]
     base, target = params["render"]["domains"][cfg["base"]], params["render"]["domains"][cfg["target"]]
-    look = search["look"]
+    out = {}
+    for name in cfg["space"]:
+        best = search["look"]["randomise"].get(name) or search["look"]["factors"].get(name, 0)
+        value = sum(best) / 2 if isinstance(best, list) else best
+        out[name] = abs(value - target.get(name, 0)) < abs(base.get(name, 0) - target.get(name, 0))
+    return out
+
+
+def simsearch_rows(search: dict, params: dict) -> list[list]:
+    """Per searched factor: the base and target domains' values, the best look's, whether it moved
+    toward the target, and its importance."""
+    cfg = params["simsearch"]
+    base, target = params["render"]["domains"][cfg["base"]], params["render"]["domains"][cfg["target"]]
+    look, moved = search["look"], toward_target(search, params)
     rows = []
     for name in cfg["space"]:
         best = look["randomise"].get(name) or look["factors"].get(name)
         shown = f"U[{best[0]:.3f}, {best[1]:.3f}]" if isinstance(best, list) else best
         importance = next((v for k, v in search["importances"].items() if k.split(".")[0] == name), None)
-        rows.append([name, base.get(name, 0), target.get(name, 0), shown, importance])
+        rows.append([name, base.get(name, 0), target.get(name, 0), shown, "yes" if moved[name] else "no", importance])
     return rows
 
 
@@ -174,7 +187,8 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
                              f"sim, best policy ({best}) and real models on the same real test images")
     search = read_json(simsearch_file) if simsearch_file else None
     if search:
-        metrics["simsearch"] = simsearch_summary(search, study.get("simsearch"))
+        metrics["simsearch"] = simsearch_summary(search, study.get("simsearch")) | {
+            "toward_target": toward_target(search, params)}
     figures.closure_bars(closure_entries(metrics), out / "gap_closure.png")
     write_json(out / "metrics.json", metrics)
     _write_documents(metrics, params, out, search, Path(simsearch_file).parent if search else None)
@@ -214,7 +228,8 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
                             [[r["region"], ", ".join(r["factors"]), r["attribution_points"], r["ablation_points"],
                               r["score"]] for r in metrics.get("diagnosis", {}).get("regions", [])]),
         "timings": _table(["stage", "seconds"], [[k, v] for k, v in metrics["timings_s"].items()]),
-        "simsearch": _table(["render factor", "base domain", "target domain", "best look", "fANOVA importance"],
+        "simsearch": _table(["render factor", "base domain", "target domain", "best look", "toward target",
+                             "fANOVA importance"],
                             simsearch_rows(search, params) if search else []),
     }
     gap = sem["gap"]
@@ -267,7 +282,7 @@ def simsearch_text(summary: dict, search: dict) -> str:
                f"of the gap on real test images (mean of {summary['seeds']} seeds).")
     top = ", ".join(list(summary["importances"])[:3]) or "not enough complete trials to rank them"
     return (f"Optuna (TPE sampler, median pruner) ran {summary['trials']} trials ({summary['pruned']} pruned) in "
-            f"{summary['wall_s']:.0f} s; each rendered a training set with the trial's look, trained on a short "
+            f"{search['wall_s']:.0f} s; each rendered a training set with the trial's look, trained on a short "
             f"budget and was scored on the target domain's validation split. Best: {summary['best_val_mIoU']:.1f} "
             f"validation mIoU (trial {search['best']['number']}). Most important factors: {top}.{closure} "
             "The paste-able params override is results/simsearch/best_params.yaml.")
