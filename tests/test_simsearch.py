@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 from realitygap.io import InputError, read_image, read_json
 from realitygap.render.stage import run_render
 from realitygap.simsearch.plugins import PluginError, render_look, render_with
-from realitygap.simsearch.space import check_space, look_of, suggest
+from realitygap.simsearch.space import check_space, look_of, raw_params, suggest
 from realitygap.simsearch.study import PruningHook, open_study, search_setup
 from tests.conftest import SCENE, SIM, tools_env
 
@@ -34,6 +34,16 @@ def test_look_of_a_trial_sets_fixed_factors_and_per_image_ranges():
     assert look["factors"] == {"seam_contrast": 0.35, "seam_tint": 0.0, "fabric_texture": 0.2, "jpeg_quality": 70}
     assert look["randomise"] == {"noise_std": [0.025, 0.04]}        # centre +- width / 2, clipped to the range
     assert isinstance(params["jpeg_quality"], int)
+
+
+def test_initial_look_becomes_raw_trial_params_that_map_back():
+    look = {"seam_tint": 0.0, "noise_std": [0.01, 0.09]}
+    params = raw_params(look, SPACE)
+    assert params == {"seam_tint": 0.0, "noise_std.centre": 0.025, "noise_std.width": 0.03}   # clipped to the space
+    full = dict(params, fabric_texture=0.1, jpeg_quality=80)
+    assert look_of(full, SPACE, {})["randomise"]["noise_std"] == pytest.approx([0.01, 0.04])
+    with pytest.raises(ValueError, match="give it as"):
+        raw_params({"noise_std": 0.02}, SPACE)
 
 
 def test_space_names_unknown_factors():
@@ -125,6 +135,9 @@ def test_params_check_the_space_against_the_renderer():
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["simsearch"]["space"] = {"cloth_stiffness": [0.1, 0.9]}
+    with pytest.raises(InputError, match="simsearch/initial/0/seam_tint: not in simsearch/space"):
+        resolve(params, REPO / "workflow/schemas/params.schema.yaml")
+    del params["simsearch"]["initial"]
     with pytest.raises(InputError, match="simsearch/space/cloth_stiffness: not a render factor"):
         resolve(params, REPO / "workflow/schemas/params.schema.yaml")
     params["simsearch"]["renderer"] = {"type": "command", "command": "my_sim --params {params} --out {out}"}

@@ -118,6 +118,8 @@ def simsearch_problems(search: dict, rendered: set[str], domains: set[str]) -> l
         low, high = spec if isinstance(spec, list) else spec.get("range", (0, 0))
         if low > high:
             problems.append(f"simsearch/space/{name}: [{low}, {high}] is not a [low, high] range")
+    for i, look in enumerate(search.get("initial", [])):
+        problems += [f"simsearch/initial/{i}/{name}: not in simsearch/space" for name in look if name not in search["space"]]
     if search["renderer"]["type"] == "builtin":
         known = set(DomainFactors.__dataclass_fields__)
         problems += [f"simsearch/space/{name}: not a render factor of the builtin renderer (known: {sorted(known)})"

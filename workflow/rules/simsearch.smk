@@ -64,6 +64,7 @@ rule simsearch_report:
         **SEARCH_ARGS,
     log:
         "logs/simsearch/report.log",
+    priority: 2
     resources:
         **cluster("simsearch"),
     shell:
@@ -85,6 +86,7 @@ rule render_searched:
         seed=SEED,
     log:
         f"logs/render/{SEARCHED}.log",
+    priority: 2
     resources:
         **cluster("render"),
     shell:

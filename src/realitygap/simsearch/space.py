@@ -56,3 +56,21 @@ def look_of(params: dict, space: dict, base: dict) -> dict:
             factors[name] = params[name]
             randomise.pop(name, None)
     return {"factors": factors, "randomise": randomise}
+
+
+def raw_params(look: dict, space: dict) -> dict:
+    """Raw trial parameters of a look given as `{factor: value}` (fixed or a choice) or `{factor: [low, high]}`
+    (randomised; clipped to the space), for Optuna's enqueue_trial. Factors it leaves out are sampled."""
+    params = {}
+    for name, value in look.items():
+        spec = space.get(name)
+        if spec is None:
+            raise ValueError(f"simsearch initial look: {name!r} is not in the search space")
+        if isinstance(spec, dict) and spec.get("randomise"):
+            if not isinstance(value, list):
+                raise ValueError(f"simsearch initial look: {name!r} is randomised; give it as [low, high]")
+            low, high = max(value[0], spec["range"][0]), min(value[1], spec["range"][1])
+            params[f"{name}.centre"], params[f"{name}.width"] = (low + high) / 2, high - low
+        else:
+            params[name] = value
+    return params

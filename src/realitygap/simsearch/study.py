@@ -27,7 +27,7 @@ from optuna.trial import TrialState
 from realitygap.data import Sample, load_samples
 from realitygap.seeding import derive_seed
 from realitygap.simsearch.plugins import render_look
-from realitygap.simsearch.space import check_space, look_of, suggest
+from realitygap.simsearch.space import check_space, look_of, raw_params, suggest
 from realitygap.train.stage import fit
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class SearchSetup:
     def study_name(self) -> str:
         """Named by what defines the objective, so a changed space or budget starts a new study beside
         the old one, while more trials or workers continue it."""
-        keys = ("space", "base", "target", "count", "iters", "report_interval", "renderer")
+        keys = ("space", "initial", "base", "target", "count", "iters", "report_interval", "renderer")
         definition = {"search": {k: self.search.get(k) for k in keys}, "render": self.render, "train": self.train,
                       "model": self.model, "seed": self.seed, "val": [s.id for s in self.val]}
         digest = hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()
@@ -130,10 +130,20 @@ def requeue_stale(study: optuna.Study, worker: int) -> list[int]:
     return [t.number for t in stale]
 
 
+def enqueue_initial(study: optuna.Study, setup: SearchSetup) -> None:
+    """Queue the looks of `simsearch.initial` (e.g. the domain randomisation in use) as the first trials
+    of a new study, so the search starts from what is known and can only improve on it."""
+    if not study.get_trials(deepcopy=False):
+        for look in setup.search.get("initial", []):
+            study.enqueue_trial(raw_params(look, setup.search["space"]), user_attrs={"initial": True})
+
+
 def run_worker(setup: SearchSetup, worker: int) -> dict:
     """Run trials until the study holds `simsearch.trials` finished or running ones; return a summary."""
     check_space(setup.search["space"], setup.search["renderer"]["type"] == "builtin")
     study = open_study(setup)
+    if worker == 0:
+        enqueue_initial(study, setup)
     requeued = requeue_stale(study, worker)
     ran, started = [], time.time()
     while True:
