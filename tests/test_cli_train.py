@@ -67,6 +67,26 @@ def test_train_resumes_from_last_checkpoint(trained):
     assert "resumed epoch: 0, iter: 4" in logs[-1].read_text()
 
 
+def test_changed_data_or_params_retrain_instead_of_resuming(trained, rendered, tmp_path):
+    import shutil
+
+    import torch
+
+    out, args = trained
+    rerun = tmp_path / "model"
+    shutil.copytree(out, rerun)
+    args = [str(rerun) if a == str(out) else a for a in args]
+    before = torch.load(rerun / "model.pth", weights_only=True)
+    changed = args[args.index("--params") + 1]
+    args[args.index("--params") + 1] = changed.replace('"lr": 0.003', '"lr": 0.01')
+    assert args[args.index("--params") + 1] != changed
+    assert main(args) == 0                      # new params: the old checkpoints are dropped, not resumed
+    logs = sorted((rerun / "work_dir").glob("*/*.log"))
+    assert len(logs) == 1 and "resumed" not in logs[0].read_text()
+    after = torch.load(rerun / "model.pth", weights_only=True)
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
 def test_training_killed_mid_run_resumes_to_the_same_weights(rendered, tmp_path):
     """SIGKILL after the first checkpoint, start again: the weights equal an uninterrupted run's."""
     import signal

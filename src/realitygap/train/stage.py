@@ -7,8 +7,11 @@ final weights are written atomically to `<out>/model.pth`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -96,6 +99,27 @@ def fit(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample
     return runner
 
 
+def run_fingerprint(sources: list[dict], val_sources: list[dict], model: dict, cfg: dict, size: int, seed: int) -> str:
+    """A hash of everything a training run depends on: its params, and the manifests and split files of its
+    data (a re-rendered dataset keeps its sample ids but not its manifest)."""
+    files = sorted({str(Path(src["dataset"]) / "manifest.json") for src in sources + val_sources}
+                   | {src["split"] for src in sources + val_sources if src.get("split")})
+    digest = hashlib.sha256(json.dumps([sources, val_sources, model, cfg, size, seed], sort_keys=True).encode())
+    for name in files:
+        digest.update(Path(name).read_bytes())
+    return digest.hexdigest()
+
+
+def claim_work_dir(work_dir: Path, fingerprint: str) -> None:
+    """Keep `work_dir`'s checkpoints only for the run that wrote them: a run with other params or data
+    starts afresh instead of resuming (mmengine would resume any last checkpoint it finds)."""
+    stamp = work_dir / "fingerprint.txt"
+    if work_dir.exists() and (not stamp.is_file() or stamp.read_text() != fingerprint):
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
+
+
 def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: dict, size: int, seed: int, out: str | os.PathLike,
               mix: str = "mix", name: str = "model", device: str = "auto") -> dict:
     """Train `model` on the samples of `sources` and write `<out>/model.pth` and `<out>/train.json`.
@@ -111,6 +135,7 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
         raise ValueError(f"train: mix {mix!r} has no training samples")
     out = Path(out)
     work_dir = out / "work_dir"
+    claim_work_dir(work_dir, run_fingerprint(sources, val_sources, model, cfg, size, run_seed))
     started = time.time()
     runner = fit(model, cfg, size, train, val or train[:8], work_dir, run_seed, device)
     elapsed = time.time() - started
