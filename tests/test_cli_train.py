@@ -82,7 +82,7 @@ def test_changed_data_or_params_retrain_instead_of_resuming(trained, rendered, t
     assert args[args.index("--params") + 1] != changed
     assert main(args) == 0                      # new params: the old checkpoints are dropped, not resumed
     logs = sorted((rerun / "work_dir").glob("*/*.log"))
-    assert len(logs) == 1 and "resumed" not in logs[0].read_text()
+    assert len(logs) == 1 and "resumed epoch" not in logs[0].read_text()
     after = torch.load(rerun / "model.pth", weights_only=True)
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
