@@ -89,10 +89,12 @@ def test_snakemake_report_carries_our_figures(tiny_run, tmp_path):
     result = snakemake(tiny_run, "--report", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     html = report.read_text()
-    for name in ("gap_matrix.png", "attribution_grid.png", "gap_closure.png", "policy_attributions.png"):
+    for name in ("gap_matrix.png", "attribution_grid.png", "gap_closure.png", "policy_attributions.png",
+                 "history.png", "importances.png"):
         assert f"Adding {name}" in result.stderr + result.stdout and name in html
-    assert "Share of the reality gap each augmentation policy closes" in html      # a caption
-    assert html.count("data:image/png;charset=utf8;filename=") >= 4                # embedded, not linked
+    assert "Share of the reality gap each augmentation policy" in html             # captions
+    assert "fANOVA importance of each searched render parameter" in html
+    assert html.count("data:image/png;charset=utf8;filename=") >= 6                # embedded, not linked
 
 
 def test_out_of_schema_param_stops_the_run_naming_it(tiny_run, tmp_path):
