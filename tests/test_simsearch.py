@@ -75,6 +75,7 @@ def test_command_plugin_wrapping_our_renderer_gives_the_same_images(tmp_path):
     builtin = render_with({"type": "builtin"}, _params(), 0, tmp_path / "builtin", "plug")
     manifest = read_json(plugged / "manifest.json")
     assert len(manifest["samples"]) == 4
+    assert not (tmp_path / "plugged.plugin").exists()     # the plugin's own output is removed once imported
     for sample in manifest["samples"]:
         assert np.array_equal(read_image(plugged / sample["image"]), read_image(builtin / sample["image"]))
         assert np.array_equal(read_image(plugged / sample["mask"]), read_image(builtin / sample["mask"]))
@@ -100,7 +101,8 @@ def test_bad_command_plugin_gets_a_clear_error(tmp_path, command, error, message
     command = command.replace("{script}", str(script))
     with pytest.raises(error, match=message):
         render_with({"type": "command", "command": command}, _params(1), 0, tmp_path / "out", "p")
-    assert not (tmp_path / "out").exists()             # nothing that looks like a finished dataset
+    assert not (tmp_path / "out").exists()             # nothing that looks like a finished dataset ...
+    assert (tmp_path / "out.plugin").is_dir()          # ... and the plugin's output is kept to inspect
 
 
 def test_unknown_entry_point_names_the_group(tmp_path):

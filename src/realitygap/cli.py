@@ -24,7 +24,7 @@ def _json(text: str):
 
 def _render(a) -> None:
     from realitygap.render.stage import run_render
-    run_render(a.domain, {**a.params, **(a.look or {})}, a.seed, a.out, a.jobs)
+    run_render(a.domain, a.params, a.seed, a.out, a.jobs)
 
 
 def _ingest(a) -> None:
@@ -132,8 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", type=_json, required=True, help="JSON: size, count, scene, factors")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
-    p.add_argument("--look", type=_json, help="JSON {factors, randomise} replacing those of --params "
-                                              "(e.g. @results/simsearch/best_look.json)")
     p.add_argument("--out", required=True, help="output dataset folder")
 
     p = stage("ingest", _ingest, "Validate and import a domain: image + mask folders, COCO JSON, or unlabeled images.")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -34,13 +35,16 @@ def render_with(renderer: dict, params: dict, seed: int, out: Path, domain: str 
     """Render a dataset with `renderer` into `out` (the layout every stage reads) and return `out`."""
     if renderer["type"] == "builtin":
         return run_render(domain, params, seed, out)
-    raw = out.with_name(out.name + ".plugin")
-    raw.mkdir(parents=True, exist_ok=True)
+    raw = out.with_name(out.name + ".plugin")   # the plugin's own output: kept when it fails, for the error's files
+    shutil.rmtree(raw, ignore_errors=True)
+    raw.mkdir(parents=True)
     if renderer["type"] == "command":
         run_command(renderer["command"], params, seed, raw)
     else:
         entry_point(renderer["name"])({**params, "seed": seed}, str(raw))
-    return ingest_plugin_output(raw, params["size"], domain, out)
+    ingest_plugin_output(raw, params["size"], domain, out)
+    shutil.rmtree(raw)
+    return out
 
 
 def run_command(template: str, params: dict, seed: int, raw: Path) -> None:

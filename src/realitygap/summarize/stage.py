@@ -73,42 +73,52 @@ def build_metrics(matrix: dict, cfg: dict, xai: dict, timings: dict, study: dict
     }
 
 
-def simsearch_summary(search: dict, closure: dict | None) -> dict:
-    """The `simsearch` entry of metrics.json: trials, the best look and the retrained model's gap closure."""
+def simsearch_summary(search: dict, closure: dict | None, params: dict) -> dict:
+    """The `simsearch` entry of metrics.json: trials, the best look, the factors it moved toward the target,
+    and the retrained model's gap closure."""
     look = search["look"]
     out = {"trials": search["trials"], "complete": search["complete"], "pruned": search["pruned"],
            "best_params": {**look["factors"], **({"randomise": look["randomise"]} if look["randomise"] else {})},
            "best_val_mIoU": search["best"]["mIoU_val"], "importances": search["importances"]}
     for key in ("gap_closed", "ci95", "mIoU_on_real", "mIoU_on_real_ci95", "gap_closed_per_seed", "seeds"):
         out[key] = (closure or {}).get(key)
-    return out
+    return out | {"toward_target": toward_target(look, params)}
 
 
-def toward_target(search: dict, params: dict) -> dict[str, bool]:
+def _domain_looks(params: dict) -> tuple[dict, dict]:
+    """The search's base and target domains' render factors."""
+    cfg, domains = params["simsearch"], params["render"]["domains"]
+    return domains[cfg["base"]], domains[cfg["target"]]
+
+
+def _best_of(look: dict, name: str) -> float | list[float]:
+    """A factor's value in a look: its per-image range when randomised, else its fixed value (0 = off)."""
+    return look["randomise"].get(name) or look["factors"].get(name, 0)
+
+
+def toward_target(look: dict, params: dict) -> dict[str, bool]:
     """Per searched factor: whether the best look lies closer to the target domain's value than the base
     domain's does (a randomised factor by the centre of its range)."""
-    cfg = params["simsearch"]
-    base, target = params["render"]["domains"][cfg["base"]], params["render"]["domains"][cfg["target"]]
+    base, target = _domain_looks(params)
     out = {}
-    for name in cfg["space"]:
-        best = search["look"]["randomise"].get(name) or search["look"]["factors"].get(name, 0)
+    for name in params["simsearch"]["space"]:
+        best = _best_of(look, name)
         value = sum(best) / 2 if isinstance(best, list) else best
         out[name] = abs(value - target.get(name, 0)) < abs(base.get(name, 0) - target.get(name, 0))
     return out
 
 
-def simsearch_rows(search: dict, params: dict) -> list[list]:
+def simsearch_rows(search: dict, summary: dict, params: dict) -> list[list]:
     """Per searched factor: the base and target domains' values, the best look's, whether it moved
     toward the target, and its importance."""
-    cfg = params["simsearch"]
-    base, target = params["render"]["domains"][cfg["base"]], params["render"]["domains"][cfg["target"]]
-    look, moved = search["look"], toward_target(search, params)
+    base, target = _domain_looks(params)
     rows = []
-    for name in cfg["space"]:
-        best = look["randomise"].get(name) or look["factors"].get(name)
+    for name in params["simsearch"]["space"]:
+        best = _best_of(search["look"], name)
         shown = f"U[{best[0]:.3f}, {best[1]:.3f}]" if isinstance(best, list) else best
         importance = next((v for k, v in search["importances"].items() if k.split(".")[0] == name), None)
-        rows.append([name, base.get(name, 0), target.get(name, 0), shown, "yes" if moved[name] else "no", importance])
+        moved = "yes" if summary["toward_target"][name] else "no"
+        rows.append([name, base.get(name, 0), target.get(name, 0), shown, moved, importance])
     return rows
 
 
@@ -187,8 +197,7 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
                              f"sim, best policy ({best}) and real models on the same real test images")
     search = read_json(simsearch_file) if simsearch_file else None
     if search:
-        metrics["simsearch"] = simsearch_summary(search, study.get("simsearch")) | {
-            "toward_target": toward_target(search, params)}
+        metrics["simsearch"] = simsearch_summary(search, study.get("simsearch"), params)
     figures.closure_bars(closure_entries(metrics), out / "gap_closure.png")
     write_json(out / "metrics.json", metrics)
     _write_documents(metrics, params, out, search, Path(simsearch_file).parent if search else None)
@@ -230,7 +239,7 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
         "timings": _table(["stage", "seconds"], [[k, v] for k, v in metrics["timings_s"].items()]),
         "simsearch": _table(["render factor", "base domain", "target domain", "best look", "toward target",
                              "fANOVA importance"],
-                            simsearch_rows(search, params) if search else []),
+                            simsearch_rows(search, metrics["simsearch"], params) if search else []),
     }
     gap = sem["gap"]
     headline = (f"The sim-trained model reaches {gap['sim_on_real']:.1f} mIoU on real test images, the "
