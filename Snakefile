@@ -11,6 +11,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/explain.smk"
 include: "workflow/rules/augment.smk"
 include: "workflow/rules/simsearch.smk"
+include: "workflow/rules/experiments.smk"
 include: "workflow/rules/summarize.smk"
 
 

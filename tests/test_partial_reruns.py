@@ -26,6 +26,7 @@ CHANGES = {
     "score": ("score.deletion_steps", 8, ["score_explanations"]),
     "augment": ("augment.policies.camera.vignetting", 0.2, ["data/augmented/camera", "data/augmented/camera_style"]),
     "simsearch": ("simsearch.iters", 6, ["results/simsearch/workers/0.json"]),
+    "experiments": ("experiments.probe.num_images", 3, ["probe"]),
     "summarize": ("summarize.attribution_images", 1, ["summarize"]),
 }
 

@@ -77,6 +77,30 @@ def test_tiny_run_searches_the_render_look_and_retrains_on_the_best(tiny_run):
     assert searched["randomise"] == look["randomise"] and len(searched["samples"]) == 24
 
 
+def test_tiny_run_trains_scores_and_explains_the_ablation_grid_and_the_probe(tiny_run):
+    params = yaml.safe_load((tiny_run / "params.yaml").read_text())
+    tiny = params["profiles"]["tiny"]["experiments"]
+    variants = ["base", *[c["name"] for c in tiny["changes"]], *[f"loss-{v}" for v in tiny["grid"]["loss"]]]
+    root = tiny_run / "results/experiments"
+    for variant in variants:
+        for seed in ("seed0", "seed1"):
+            for mix in ("sim", "real"):
+                scores = json.loads((root / f"ablations/{variant}/{seed}/{mix}/scores.json").read_text())
+                assert set(scores["test"]) == {"sim", "real"} and 0 <= scores["train"]["mIoU"] <= 100
+                assert "domain=real" in scores["groups"] and scores["worst_group_IoU"] is not None
+        assert (root / f"ablations/{variant}/explanations/gradcam/maps.npz").exists()
+    ablations = json.loads((tiny_run / "results/report/metrics.json").read_text())["ablations"]
+    assert list(ablations) == variants
+    assert ablations["base"]["delta"]["gap_points"] == 0 and ablations["skips_off"]["seeds"] == 2
+    for entry in ablations.values():
+        assert {"mIoU_test", "worst_group_IoU", "gap_points"} <= set(entry)
+    probe = json.loads((root / "probe.json").read_text())
+    assert [r["strength"] for r in probe["rows"]] == sorted(tiny["probe"]["strengths"])
+    assert all(0 <= r["mass_on_cue"] <= 1 for r in probe["rows"])
+    summary = (tiny_run / "results/report/summary.md").read_text()
+    assert "Ablations" in summary and "probe.png" in summary and "ablations.png" in summary
+
+
 def test_second_run_does_nothing(tiny_run):
     result = snakemake(tiny_run)
     assert result.returncode == 0

@@ -89,7 +89,7 @@ def _augment(a) -> None:
 def _summarize(a) -> None:
     from realitygap.summarize.stage import run_summarize
     run_summarize(a.matrix, a.explanations, a.xai_scores, a.timings, a.params, a.all_params, a.out,
-                  a.diagnosis, a.policies, a.simsearch)
+                  a.diagnosis, a.policies, a.simsearch, a.experiments)
 
 
 def _simsearch(a) -> None:
@@ -106,6 +106,21 @@ def _simsearch(a) -> None:
     else:
         from realitygap.simsearch.report import run_search_report
         run_search_report(setup, a.out)
+
+
+def _experiments(a) -> None:
+    if a.action == "evaluate":
+        from realitygap.experiments.evaluate import run_evaluate
+        run_evaluate(a.weights, a.model, a.size, a.sources, a.test, a.params["groups"],
+                     a.params["min_group_images"], a.seed, a.out, a.device)
+    elif a.action == "probe":
+        from realitygap.experiments.probe import run_probe
+        run_probe(a.weights, a.model, a.size, a.strength, a.correlated, a.broken, a.params["method"],
+                  a.params["explain"], a.params["num_images"], a.seed, a.out, a.device)
+    else:
+        from realitygap.experiments.report import run_report
+        run_report(a.scores, a.probes, a.params["source_mix"], a.params["target_mix"], a.params["source_domains"],
+                   a.params["target_domains"], a.out)
 
 
 def _dvc(a) -> None:
@@ -232,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diagnosis", help="folder of {model}/diagnosis.json files")
     p.add_argument("--policies", help="policies.json of `score policies` (the gap-closure study)")
     p.add_argument("--simsearch", help="search.json of `simsearch report` (the render search)")
+    p.add_argument("--experiments", help="folder of `experiments report` (ablations.json, probe.json, figures)")
     p.add_argument("--params", type=_json, required=True,
                    help="JSON: primary_model, methods, policies, attribution_images")
     p.add_argument("--all-params", type=_json, default={}, help="JSON of the whole params, for the report")
@@ -252,6 +268,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--look", help="render: best_look.json of the report")
     p.add_argument("--count", type=int, help="render: images to render")
     p.add_argument("--out", required=True, help="worker: summary JSON; report: output folder; render: dataset")
+
+    p = stage("experiments", _experiments, "Ablations: `evaluate` scores a variant model on its training images, "
+                                           "each test split and each group; `probe` runs the spurious-correlation "
+                                           "probe on one model; `report` writes the ablation and probe tables.")
+    p.add_argument("action", choices=["evaluate", "probe", "report"])
+    p.add_argument("--params", type=_json, required=True,
+                   help="evaluate: {groups, min_group_images}; probe: {method, explain, num_images}; "
+                        "report: {source_mix, target_mix, source_domains, target_domains}")
+    p.add_argument("--weights", help="evaluate, probe: model.pth written by train")
+    p.add_argument("--model", type=_json, help="evaluate, probe: JSON model entry")
+    p.add_argument("--size", type=int)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sources", type=_json, help="evaluate: JSON training sources of the model's mix")
+    p.add_argument("--test", type=_json, help="evaluate: JSON {domain: [dataset, split file]}")
+    p.add_argument("--strength", type=float, help="probe: the cue-seam correlation the model was trained at")
+    p.add_argument("--correlated", help="probe: test dataset with the training correlation")
+    p.add_argument("--broken", help="probe: test dataset with every cue on its decoy band")
+    p.add_argument("--scores", nargs="*", default=[], help="report: <variant>/<seed>/<mix>/scores.json files")
+    p.add_argument("--probes", nargs="*", default=[], help="report: probe JSON files")
+    p.add_argument("--out", required=True, help="evaluate, probe: JSON file; report: folder")
 
     p = stage("dvc", _dvc, "Version a run with DVC: `track` dvc-adds the workflow's outputs; `restore` pulls "
                            "them and marks them current for Snakemake, so nothing reruns.")

@@ -47,11 +47,11 @@ def resolve(config: dict, schema_path: str | os.PathLike = SCHEMA) -> dict:
                          f"(defined: {sorted(profiles)})")
     merged = deep_merge({k: v for k, v in config.items() if k != "profiles"}, profiles[name])
     validate(merged, schema_path)
-    check_references(merged)
+    check_references(merged, yaml.safe_load(Path(schema_path).read_text()))
     return merged
 
 
-def check_references(cfg: dict) -> None:
+def check_references(cfg: dict, schema: dict | None = None) -> None:
     """Cross-field checks the schema cannot express; each error names the parameter."""
     rendered = set(cfg["render"]["domains"])
     ingested = set(cfg.get("ingest", {}))
@@ -83,6 +83,8 @@ def check_references(cfg: dict) -> None:
         problems.append(f"augment/source_mix: {cfg['augment']['source_mix']!r} is not in train/mixes")
     problems += augment_problems(cfg["augment"], domains, cfg["explain"]["methods"])
     problems += simsearch_problems(cfg["simsearch"], rendered, domains)
+    if "experiments" in cfg:
+        problems += experiments_problems(cfg["experiments"], cfg, rendered, schema)
     for d in ("sim", "real"):
         if d not in cfg["predict"]["test_domains"]:
             problems.append(f"predict/test_domains: must include {d!r} to measure the gap")
@@ -104,6 +106,20 @@ def augment_problems(aug: dict, domains: set[str], methods: list[str]) -> list[s
         problems.append(f"augment/reference_domain: unknown domain {ref!r}")
     problems += [f"augment/explain_methods: {m!r} is not in explain/methods" for m in aug.get("explain_methods", [])
                  if m not in methods]
+    return problems
+
+
+def experiments_problems(exp: dict, cfg: dict, rendered: set[str], schema: dict | None) -> list[str]:
+    """The grid's variants build, its mixes exist, the probe's domain is rendered."""
+    from realitygap.experiments.grid import check_variants
+
+    problems = [f"experiments/{key}: {exp[key]!r} is not in train/mixes" for key in ("source_mix", "target_mix")
+                if exp[key] not in cfg["train"]["mixes"]]
+    probe = exp.get("probe")
+    if probe and probe["domain"] not in rendered:
+        problems.append(f"experiments/probe/domain: {probe['domain']!r} is not in render/domains")
+    if schema is not None:
+        problems += check_variants(exp, cfg["render"]["size"], schema)
     return problems
 
 

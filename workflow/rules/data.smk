@@ -10,13 +10,14 @@ rule render:
             "factors": {k: v for k, v in at(f"render/domains/{wc.rendered}").items() if k != "randomise"},
             "randomise": at(f"render/domains/{wc.rendered}").get("randomise", {})}),
         seed=SEED,
+        domain=lambda wc: wc.rendered,
     log:
         "logs/render/{rendered}.log",
     threads: 2
     resources:
         **cluster("render"),
     shell:
-        "realitygap render --domain {wildcards.rendered} --params {params.render:q} --seed {params.seed} "
+        "realitygap render --domain {params.domain} --params {params.render:q} --seed {params.seed} "
         "--jobs {threads} --out {output} 2> {log}"
 
 

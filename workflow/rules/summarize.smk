@@ -8,6 +8,7 @@ rule summarize:
         diagnosis=expand("results/explanations/diagnosis/{model}/diagnosis.json", model=EXPLAINED),
         simsearch=f"{SEARCH_ROOT}/search.json",
         simsearch_figures=[f"{SEARCH_ROOT}/history.png", f"{SEARCH_ROOT}/importances.png"],
+        experiments=EXPERIMENT_OUTPUTS,
         code=code("summarize.stage"),
     output:
         metrics="results/report/metrics.json",
@@ -32,4 +33,5 @@ rule summarize:
     shell:
         "realitygap summarize --matrix {input.matrix} --policies {input.policies} --explanations results/explanations "
         "--xai-scores results/scores/explanations --diagnosis results/explanations/diagnosis --params {params.summarize:q} "
-        "--all-params {params.everything:q} --simsearch {input.simsearch} --out results/report 2> {log}"
+        "--all-params {params.everything:q} --simsearch {input.simsearch} --experiments " + EXP_ROOT + " "
+        "--out results/report 2> {log}"

@@ -15,6 +15,8 @@ rule train:
         seed=training_seed,
         device=DEVICE,
         out=lambda wc, output: os.path.dirname(output.weights),
+        mix=lambda wc: wc.mix,
+        name=lambda wc: wc.model,
     log:
         "logs/train/{mix}/{model}.log",
     # One thread per training: a second thread speeds a step up 1.6x, not 2x (bench/train_step.py), so
@@ -26,7 +28,7 @@ rule train:
     shell:
         "OMP_NUM_THREADS={threads} realitygap train --sources {params.sources:q} --val-sources {params.val:q} "
         "--model {params.model:q} --params {params.train:q} --size {params.size} --seed {params.seed} "
-        "--mix {wildcards.mix} --name {wildcards.model} --device {params.device} "
+        "--mix {params.mix} --name {params.name} --device {params.device} "
         "--out {params.out} > {log} 2>&1"
 
 

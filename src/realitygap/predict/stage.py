@@ -20,18 +20,24 @@ def load_batch(samples: list[Sample], num_classes: int | None = None) -> tuple[n
     return np.stack(images), np.stack(masks)
 
 
+def predict_samples(net: torch.nn.Module, samples: list[Sample], batch_size: int = 16,
+                    desc: str = "predict batches") -> tuple[np.ndarray, np.ndarray]:
+    """Predicted label maps and truth masks (N, H, W) uint8 of `samples`."""
+    preds, truths = [], []
+    with torch.no_grad():
+        for i in progress(range(0, len(samples), batch_size), desc=desc):
+            images, masks = load_batch(samples[i:i + batch_size])
+            logits = forward_logits(net, torch.from_numpy(images))
+            preds.append(logits.argmax(1).to(torch.uint8).cpu().numpy())
+            truths.append(masks)
+    return np.concatenate(preds), np.concatenate(truths)
+
+
 def run_predict(weights: str, model: dict, size: int, dataset: str, split: str, out: str | os.PathLike,
                 device: str = "auto", batch_size: int = 16) -> dict:
     """Predict every `test` sample of `dataset` and save ids, predictions and truth to `out` (.npz)."""
     net = load_model(weights, model, size, device)
     samples = load_samples(dataset, split, "test")
-    preds, truths = [], []
-    with torch.no_grad():
-        for i in progress(range(0, len(samples), batch_size), desc="predict batches"):
-            images, masks = load_batch(samples[i:i + batch_size])
-            logits = forward_logits(net, torch.from_numpy(images))
-            preds.append(logits.argmax(1).to(torch.uint8).cpu().numpy())
-            truths.append(masks)
-    ids = np.array([s.id for s in samples])
-    save_npz(out, ids=ids, pred=np.concatenate(preds), truth=np.concatenate(truths))
+    pred, truth = predict_samples(net, samples, batch_size)
+    save_npz(out, ids=np.array([s.id for s in samples]), pred=pred, truth=truth)
     return {"samples": len(samples)}

@@ -23,6 +23,7 @@ class DomainFactors:
 
     seam_contrast: float = 0.0         # relative brightness change of seam pixels (sim's seam cue)
     seam_tint: float = 0.0             # planted spurious cue: magenta fringe beside seams
+    tint_decoy: float = 0.0            # probability that a towel's tint is drawn away from its seam (a decoy band)
     seam_stitch: float = 0.0           # stitch texture on the seam (real's seam cue)
     seam_ridge: float = 0.0            # shading of the seam's raised ridge
     fabric_texture: float = 0.0        # amplitude of the woven fabric texture
@@ -107,7 +108,7 @@ def _towels(scene: Scene, r: Raster, f: DomainFactors, rng: np.random.Generator)
     return color * shade[..., None], on
 
 
-def _seams(img: np.ndarray, scene: Scene, r: Raster, f: DomainFactors) -> np.ndarray:
+def _seams(img: np.ndarray, scene: Scene, r: Raster, f: DomainFactors, rng: np.random.Generator) -> np.ndarray:
     seam = r.mask == SEAM
     if f.seam_contrast:
         sign = np.zeros(r.owner.shape, np.float32)
@@ -124,14 +125,30 @@ def _seams(img: np.ndarray, scene: Scene, r: Raster, f: DomainFactors) -> np.nda
         profile = np.cos(np.pi * np.minimum(r.seam_dist, width) / np.maximum(2 * width, 1e-6))
         img = np.where(near[..., None], img * (1 + f.seam_ridge * 0.5 * profile)[..., None], img)
     if f.seam_tint:
-        img = np.where(seam_fringe(scene, r)[..., None], (1 - f.seam_tint) * img + f.seam_tint * SPURIOUS_TINT, img)
+        img = np.where(tint_region(scene, r, f, rng)[..., None], (1 - f.seam_tint) * img + f.seam_tint * SPURIOUS_TINT,
+                       img)
     return img
+
+
+def tint_region(scene: Scene, r: Raster, f: DomainFactors, rng: np.random.Generator) -> np.ndarray:
+    """Where the tint is drawn: each towel's seam fringe, or with probability `tint_decoy` its decoy band."""
+    if not f.tint_decoy:
+        return seam_fringe(scene, r)
+    decoyed = np.append(rng.random(len(scene.towels)) < f.tint_decoy, False)[r.owner]   # owner -1: the table
+    return np.where(decoyed, decoy_band(scene, r), seam_fringe(scene, r))
 
 
 def seam_fringe(scene: Scene, r: Raster) -> np.ndarray:
     """The band beside each seam where the planted tint is drawn (in every domain's geometry)."""
     width = np.array([0.0] + [t.seam_width for t in scene.towels], np.float32)[r.owner + 1]
     return (r.owner >= 0) & (r.seam_dist > width / 2) & (r.seam_dist <= width / 2 + 1.5)
+
+
+def decoy_band(scene: Scene, r: Raster) -> np.ndarray:
+    """A band shaped like the seam fringe but 2.5 seam widths from the seam, inside the towel: where the
+    spurious-correlation probe moves the tint to break its tie to seams."""
+    width = np.array([0.0] + [t.seam_width for t in scene.towels], np.float32)[r.owner + 1]
+    return (r.owner >= 0) & (r.seam_dist > 2.5 * width) & (r.seam_dist <= 2.5 * width + 1.5)
 
 
 CUES: dict[str, tuple[int, tuple[str, ...]]] = {
@@ -201,7 +218,7 @@ def render_image(scene: Scene, raster: Raster, factors: DomainFactors, rng: np.r
     img = _table(scene, factors, rng, xx, yy)
     towels, on = _towels(scene, raster, factors, rng)
     img = np.where(on[..., None], towels, img)
-    img = _seams(img, scene, raster, factors)
+    img = _seams(img, scene, raster, factors, rng)
     img = _camera(img, scene, raster, factors, rng, xx, yy)
     out = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
     if factors.jpeg_quality:

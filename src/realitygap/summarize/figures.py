@@ -13,7 +13,8 @@ import numpy as np  # noqa: E402
 from realitygap.io import atomic_path  # noqa: E402
 
 
-def _save(fig, path: str | os.PathLike) -> None:
+def save_figure(fig, path: str | os.PathLike) -> None:
+    """Write a matplotlib figure as PNG, atomically, and close it."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -35,7 +36,7 @@ def gap_heatmap(matrix: dict, metric: str, path: str | os.PathLike) -> None:
     ax.set_yticks(range(len(mixes)), [f"train: {m}" for m in mixes])
     ax.set_title(f"{metric} (%) by training mix and test domain")
     fig.colorbar(im, ax=ax, fraction=0.046)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def attribution_grid(rows: list[str], columns: list[str], tiles: list[list[np.ndarray]],
@@ -54,7 +55,7 @@ def attribution_grid(rows: list[str], columns: list[str], tiles: list[list[np.nd
             if j == 0:
                 ax.set_ylabel(row, fontsize=8)
     fig.suptitle(title, fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def closure_bars(policies: dict[str, dict], path: str | os.PathLike) -> None:
@@ -76,4 +77,4 @@ def closure_bars(policies: dict[str, dict], path: str | os.PathLike) -> None:
     ax.set_ylabel("gap closed (1 = real-trained)")
     ax.set_title("Gap closure by augmentation policy (mean, 95 % CI, seeds)")
     ax.tick_params(axis="x", labelrotation=20)
-    _save(fig, path)
+    save_figure(fig, path)

@@ -15,6 +15,7 @@ import numpy as np
 
 from realitygap import CLASSES, __version__
 from realitygap.io import read_image, read_json, write_json, write_text
+from realitygap.experiments import report as experiments_report
 from realitygap.summarize import figures
 
 
@@ -161,7 +162,8 @@ def _table(header: list[str], rows: list[list]) -> tuple[str, str]:
 
 def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_dir: str, cfg: dict,
                   params: dict, out: str | os.PathLike, diagnosis_dir: str | None = None,
-                  policies_file: str | None = None, simsearch_file: str | None = None) -> dict:
+                  policies_file: str | None = None, simsearch_file: str | None = None,
+                  experiments_dir: str | None = None) -> dict:
     """Write metrics.json, summary.md, report.html and figures under `out`."""
     out = Path(out)
     matrix = read_json(matrix_file)
@@ -199,8 +201,13 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
     if search:
         metrics["simsearch"] = simsearch_summary(search, study.get("simsearch"), params)
     figures.closure_bars(closure_entries(metrics), out / "gap_closure.png")
+    experiments = Path(experiments_dir) if experiments_dir else None
+    if experiments:
+        metrics["ablations"] = experiments_report.ablation_metrics(read_json(experiments / "ablations.json")["variants"])
+        if (experiments / "probe.json").is_file():
+            metrics["probe"] = read_json(experiments / "probe.json")
     write_json(out / "metrics.json", metrics)
-    _write_documents(metrics, params, out, search, Path(simsearch_file).parent if search else None)
+    _write_documents(metrics, params, out, search, Path(simsearch_file).parent if search else None, experiments)
     return metrics
 
 
@@ -211,7 +218,7 @@ def closure_entries(metrics: dict) -> dict:
 
 
 def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None = None,
-                     search_dir: Path | None = None) -> None:
+                     search_dir: Path | None = None, experiments: Path | None = None) -> None:
     sem = metrics["semantic"]
     domains = sorted({d for row in sem["matrix"].values() for d in row})
     tables = {
@@ -240,7 +247,10 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
         "simsearch": _table(["render factor", "base domain", "target domain", "best look", "toward target",
                              "fANOVA importance"],
                             simsearch_rows(search, metrics["simsearch"], params) if search else []),
+        "ablations": _table(*experiments_report.ablation_rows(metrics.get("ablations", {}))),
+        "probe": _table(*experiments_report.probe_rows(metrics.get("probe", {"rows": []}))),
     }
+    exp = params.get("experiments", {})
     gap = sem["gap"]
     headline = (f"The sim-trained model reaches {gap['sim_on_real']:.1f} mIoU on real test images, the "
                 f"real-trained one {gap['real_on_real']:.1f}: a reality gap of {gap['points']:.1f} points.")
@@ -259,7 +269,12 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
          "best-policy and real models on the same real test images.", "policies", ("gap_closure.png", "policy_attributions.png")),
         *([("5. What should the simulator change?", simsearch_text(metrics["simsearch"], search), "simsearch",
             (search_dir / "history.png", search_dir / "importances.png"))] if search else []),
-        ("6. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
+        *([("6. Does a design choice change the gap? Ablations",
+            experiments_report.ablation_text(metrics["ablations"], exp["source_mix"], exp["target_mix"]), "ablations",
+            experiments / "ablations.png")] if "ablations" in metrics else []),
+        *([("7. Does the model rely on a spurious cue? The probe", experiments_report.probe_text(metrics["probe"]),
+            "probe", experiments / "probe.png")] if "probe" in metrics else []),
+        ("8. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
     ]
     md = ["# realitygap report", "", headline, ""]
     body = [f"<h1>realitygap report</h1><p>{html.escape(headline)}</p>"]

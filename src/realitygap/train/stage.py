@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from realitygap.data import Sample, load_samples, source_samples
-from realitygap.io import atomic_path, write_json
+from realitygap.io import atomic_path, read_mask, write_json
+from realitygap.losses import frequency_weights, needs_frequencies
 from realitygap.models import model_config, resolve_device
 from realitygap.seeding import derive_seed
 
@@ -35,13 +36,22 @@ def _dataloader(samples: list[Sample], batch_size: int, train: bool) -> dict:
                      samples=[dict(image=str(s.image), mask=str(s.mask)) for s in samples]))
 
 
+def training_loss(model: dict, cfg: dict, train: list[Sample]) -> tuple[str | list, list[float] | None]:
+    """The run's loss (the model entry's own, else the train params') and, when a term asks for them, the
+    class weights from the training masks' pixel frequencies."""
+    loss = model.get("loss", cfg["loss"])
+    if not needs_frequencies(loss):
+        return loss, None
+    return loss, frequency_weights(read_mask(s.mask) for s in train)
+
+
 def runner_config(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample],
                   work_dir: Path, seed: int) -> dict:
     """The full mmengine config of one training run."""
     iters = cfg["iters"]
     return dict(
         default_scope="mmseg",
-        model=model_config(model, size, cfg["loss"]),
+        model=model_config(model, size, *training_loss(model, cfg, train)),
         work_dir=str(work_dir),
         train_dataloader=_dataloader(train, cfg["batch_size"], train=True),
         val_dataloader=_dataloader(val, 1, train=False),
@@ -77,6 +87,7 @@ def fit(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample
     from mmengine.runner import Runner
     from mmseg.utils import register_all_modules
 
+    import realitygap.architectures  # noqa: F401  (registers ConfigurableEncoderDecoder)
     import realitygap.train.dataset  # noqa: F401  (registers RealityGapDataset)
     import realitygap.train.resume  # noqa: F401  (registers TorchRngStateHook)
 
@@ -144,7 +155,9 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
         torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
     val_scores = {key[len("val/"):]: float(buf.current()) for key, buf in runner.message_hub.log_scalars.items()
                   if key.startswith("val/") and not key.endswith("time")}     # scores, not the loop's timings
-    summary = {"mix": mix, "name": name, "model": model, "train_samples": len(train), "val_samples": len(val),
+    loss, class_weights = training_loss(model, cfg, train)
+    summary = {"mix": mix, "name": name, "model": model, "loss": loss, "class_weights": class_weights,
+               "train_samples": len(train), "val_samples": len(val),
                "iters": cfg["iters"], "elapsed_s": round(elapsed, 2), "seed": run_seed, "val": val_scores}
     write_json(out / "train.json", summary)
     logging.getLogger(__name__).info("trained %s on %s in %.1fs", name, mix, elapsed)

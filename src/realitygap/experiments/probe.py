@@ -1,0 +1,81 @@
+"""The spurious-correlation probe (after the planted-cue experiment of the research behind realitygap).
+
+The renderer's magenta tint (`seam_tint`) is drawn beside a towel's seam, or with probability
+`tint_decoy` on a decoy band 2.5 seam widths away from it: a model trained at correlation strength
+p = 1 - tint_decoy sees the cue next to seams p of the time. At test time the correlation is broken
+(every tint on its decoy band). Reliance on the cue shows as the score drop from the correlated test set
+(same strength as training) to the broken one, and as the share of the seam attributions that falls on
+the decoy band of the broken images (against the band's share of the towel area, its share by chance).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from realitygap import CLASSES
+from realitygap.data import load_samples
+from realitygap.experiments.groups import sample_meta
+from realitygap.explain.stage import explain_targets, make_explainer
+from realitygap.io import InputError, write_json
+from realitygap.models import load_model
+from realitygap.predict import load_batch
+from realitygap.predict.stage import predict_samples
+from realitygap.render.domain import decoy_band
+from realitygap.render.raster import rasterize
+from realitygap.render.scene import Scene
+from realitygap.score.segmentation import segmentation_scores
+
+
+def decoy_masks(dataset: str | os.PathLike, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Decoy-band masks and towel masks (N, H, W) bool of rendered samples, from their scene metadata."""
+    samples = {s.id: s for s in load_samples(dataset)}
+    bands, towels = [], []
+    for sid in ids:
+        meta = sample_meta(samples[sid])
+        if meta is None:
+            raise InputError(f"{dataset}: sample {sid} has no render metadata (the probe needs rendered data)")
+        scene = Scene.from_dict(meta["scene"])
+        raster = rasterize(scene)
+        bands.append(decoy_band(scene, raster))
+        towels.append(raster.owner >= 0)
+    return np.stack(bands), np.stack(towels)
+
+
+def attribution_on_cue(net: torch.nn.Module, dataset: str, method: str, explain_cfg: dict, num_images: int,
+                       seed: int) -> dict:
+    """Share of the seam attribution mass (over the predicted seam pixels) on the decoy band, and the
+    band's share of the towel area, over the first `num_images` images of `dataset`."""
+    samples = sorted(load_samples(dataset), key=lambda s: s.id)[:num_images]
+    images, truth = load_batch(samples)
+    cfg = explain_cfg | {"region": "predicted", "target_classes": ["seam"]}
+    x = torch.from_numpy(images).to(next(net.parameters()).device)
+    targets, pred = explain_targets(net, x, truth, cfg)
+    maps = make_explainer(net, method, cfg, seed).explain(x, targets)[:, 0].cpu().numpy().astype(np.float64)
+    band, towel = decoy_masks(dataset, [s.id for s in samples])
+    mass = maps.sum()
+    share = float((maps * band).sum() / mass) if mass > 0 else 0.0
+    area = float(band.sum() / max(towel.sum(), 1))
+    return {"method": method, "images": len(samples), "predicted_seam_pixels": int((pred == CLASSES.index("seam")).sum()),
+            "mass_on_cue": round(share, 4),
+            "cue_area_share": round(area, 4), "enrichment": round(share / area, 3) if area else None}
+
+
+def run_probe(weights: str, model: dict, size: int, strength: float, correlated: str, broken: str, method: str,
+              explain_cfg: dict, num_images: int, seed: int, out: str | os.PathLike, device: str = "auto") -> dict:
+    """Score a model trained at correlation `strength` on the correlated and the broken test sets, and
+    measure its attribution on the cue; write `out` (JSON)."""
+    net = load_model(weights, model, size, device)
+    scores = {}
+    for name, dataset in (("correlated", correlated), ("broken", broken)):
+        pred, truth = predict_samples(net, load_samples(dataset), desc=f"{name} test images")
+        scores[name] = segmentation_scores(pred, truth)
+    result = {"strength": strength, "scores": scores,
+              "mIoU_drop": round(scores["correlated"]["mIoU"] - scores["broken"]["mIoU"], 2),
+              "seam_IoU_drop": round(scores["correlated"]["IoU"]["seam"] - scores["broken"]["IoU"]["seam"], 2),
+              "attribution": attribution_on_cue(net, broken, method, explain_cfg, num_images, seed)}
+    write_json(Path(out), result)
+    return result
