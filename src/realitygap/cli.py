@@ -115,7 +115,7 @@ def _experiments(a) -> None:
                      a.params["min_group_images"], a.seed, a.out, a.device)
     elif a.action == "probe":
         from realitygap.experiments.probe import run_probe
-        run_probe(a.weights, a.model, a.size, a.strength, a.correlated, a.broken, a.params["method"],
+        run_probe(a.weights, a.model, a.size, a.strength, a.correlated, a.broken, a.beside, a.params["method"],
                   a.params["explain"], a.params["num_images"], a.seed, a.out, a.device)
     else:
         from realitygap.experiments.report import run_report
@@ -286,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strength", type=float, help="probe: the cue-seam correlation the model was trained at")
     p.add_argument("--correlated", help="probe: test dataset with the training correlation")
     p.add_argument("--broken", help="probe: test dataset with every cue on its decoy band")
+    p.add_argument("--beside", help="probe: test dataset with every cue beside its seam (attribution on the cue)")
     p.add_argument("--scores", nargs="*", default=[], help="report: <variant>/<seed>/<mix>/scores.json files")
     p.add_argument("--probes", nargs="*", default=[], help="report: probe JSON files")
     p.add_argument("--out", required=True, help="evaluate, probe: JSON file; report: folder")

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from realitygap.io import InputError
 
-OUTPUTS = ("data/raw", "data/splits", "data/augmented", "results/models", "results/predictions",
-           "results/scores", "results/explanations", "results/replicates", "results/report")
+OUTPUTS = ("data/raw", "data/splits", "data/augmented", "data/probe", "results/models", "results/predictions",
+           "results/scores", "results/explanations", "results/replicates", "results/simsearch",
+           "results/experiments", "results/report")
 
 
 def _tool(name: str) -> str:

@@ -11,7 +11,7 @@ EXP_SEEDS = [f"seed{k}" for k in range(EXP["seeds"])]
 EXP_MIXES = [EXP["source_mix"], EXP["target_mix"]]
 PROBE = EXP.get("probe") or {}
 STRENGTHS = {f"p{round(s * 100):03d}": s for s in PROBE.get("strengths", [])}
-PROBE_SETS = [f"{kind}_{tag}" for tag in STRENGTHS for kind in ("train", "test")] + ["test_broken"]
+PROBE_SETS = [f"{kind}_{tag}" for tag in STRENGTHS for kind in ("train", "test")] + ["test_broken", "test_beside"]
 
 
 wildcard_constraints:
@@ -106,9 +106,10 @@ use rule explain as explain_variant with:
 
 def probe_render(wc):
     """Render params of a probe set: the probe domain's look with the tint beside seams with the set's
-    strength (every tint on its decoy band for `test_broken`); test sets draw scenes of their own."""
+    strength (every tint on its decoy band for `test_broken`, beside its seam for `test_beside`); test sets
+    draw scenes of their own."""
     kind, tag = wc.probe_set.split("_")
-    strength = 0.0 if tag == "broken" else STRENGTHS[tag]
+    strength = {"broken": 0.0, "beside": 1.0}[tag] if tag in ("broken", "beside") else STRENGTHS[tag]
     look = {k: v for k, v in at(f"render/domains/{PROBE['domain']}").items() if k != "randomise"}
     return as_json({"size": SIZE, "scene": config["render"]["scene"], "count": PROBE["count" if kind == "train" else "test_count"],
                     "factors": look | {"seam_tint": PROBE["seam_tint"], "tint_decoy": round(1 - strength, 6)},
@@ -157,6 +158,7 @@ rule probe:
         weights=EXP_ROOT + "/probe/{strength}/model.pth",
         correlated="data/probe/test_{strength}",
         broken="data/probe/test_broken",
+        beside="data/probe/test_beside",
         code=code("experiments.probe"),
     output:
         EXP_ROOT + "/probe/{strength}/probe.json",
@@ -176,7 +178,7 @@ rule probe:
     shell:
         "OMP_NUM_THREADS={threads} realitygap experiments probe --weights {input.weights} --model {params.model:q} "
         "--size {params.size} --device {params.device} --seed {params.seed} --strength {params.strength} "
-        "--correlated {input.correlated} --broken {input.broken} --params {params.probe:q} --out {output} 2> {log}"
+        "--correlated {input.correlated} --broken {input.broken} --beside {input.beside} --params {params.probe:q} --out {output} 2> {log}"
 
 
 EXPERIMENT_OUTPUTS = expand(EXP_ROOT + "/{name}", name=["ablations.json", "ablations.png"]

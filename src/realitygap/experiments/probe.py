@@ -5,7 +5,8 @@ The renderer's magenta tint (`seam_tint`) is drawn beside a towel's seam, or wit
 p = 1 - tint_decoy sees the cue next to seams p of the time. At test time the correlation is broken
 (every tint on its decoy band). Reliance on the cue shows as the score drop from the correlated test set
 (same strength as training) to the broken one, and as the share of the seam attributions that falls on
-the decoy band of the broken images (against the band's share of the towel area, its share by chance).
+the tinted fringe of images where every tint is beside its seam (against the fringe's share of the
+towel area, its share by chance).
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ from realitygap.io import InputError, write_json
 from realitygap.models import load_model
 from realitygap.predict import load_batch
 from realitygap.predict.stage import predict_samples
-from realitygap.render.domain import decoy_band
+from realitygap.render.domain import seam_fringe
 from realitygap.render.raster import rasterize
 from realitygap.render.scene import Scene
 from realitygap.score.segmentation import segmentation_scores
 
 
-def decoy_masks(dataset: str | os.PathLike, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Decoy-band masks and towel masks (N, H, W) bool of rendered samples, from their scene metadata."""
+def fringe_masks(dataset: str | os.PathLike, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Seam-fringe masks (where the tint lies beside seams) and towel masks (N, H, W) bool of rendered
+    samples, from their scene metadata."""
     samples = {s.id: s for s in load_samples(dataset)}
     bands, towels = [], []
     for sid in ids:
@@ -40,22 +42,23 @@ def decoy_masks(dataset: str | os.PathLike, ids: list[str]) -> tuple[np.ndarray,
             raise InputError(f"{dataset}: sample {sid} has no render metadata (the probe needs rendered data)")
         scene = Scene.from_dict(meta["scene"])
         raster = rasterize(scene)
-        bands.append(decoy_band(scene, raster))
+        bands.append(seam_fringe(scene, raster))
         towels.append(raster.owner >= 0)
     return np.stack(bands), np.stack(towels)
 
 
 def attribution_on_cue(net: torch.nn.Module, dataset: str, method: str, explain_cfg: dict, num_images: int,
                        seed: int) -> dict:
-    """Share of the seam attribution mass (over the predicted seam pixels) on the decoy band, and the
-    band's share of the towel area, over the first `num_images` images of `dataset`."""
+    """Share of the seam attribution mass (the true seam pixels' seam logits) on the tinted seam fringe,
+    and the fringe's share of the towel area, over the first `num_images` images of `dataset` (rendered
+    with every tint beside its seam)."""
     samples = sorted(load_samples(dataset), key=lambda s: s.id)[:num_images]
     images, truth = load_batch(samples)
-    cfg = explain_cfg | {"region": "predicted", "target_classes": ["seam"]}
+    cfg = explain_cfg | {"region": "truth", "target_classes": ["seam"]}
     x = torch.from_numpy(images).to(next(net.parameters()).device)
     targets, pred = explain_targets(net, x, truth, cfg)
     maps = make_explainer(net, method, cfg, seed).explain(x, targets)[:, 0].cpu().numpy().astype(np.float64)
-    band, towel = decoy_masks(dataset, [s.id for s in samples])
+    band, towel = fringe_masks(dataset, [s.id for s in samples])
     mass = maps.sum()
     share = float((maps * band).sum() / mass) if mass > 0 else 0.0
     area = float(band.sum() / max(towel.sum(), 1))
@@ -64,10 +67,11 @@ def attribution_on_cue(net: torch.nn.Module, dataset: str, method: str, explain_
             "cue_area_share": round(area, 4), "enrichment": round(share / area, 3) if area else None}
 
 
-def run_probe(weights: str, model: dict, size: int, strength: float, correlated: str, broken: str, method: str,
-              explain_cfg: dict, num_images: int, seed: int, out: str | os.PathLike, device: str = "auto") -> dict:
+def run_probe(weights: str, model: dict, size: int, strength: float, correlated: str, broken: str, beside: str,
+              method: str, explain_cfg: dict, num_images: int, seed: int, out: str | os.PathLike,
+              device: str = "auto") -> dict:
     """Score a model trained at correlation `strength` on the correlated and the broken test sets, and
-    measure its attribution on the cue; write `out` (JSON)."""
+    measure its attribution on the cue on the `beside` test set (every tint beside its seam); write `out`."""
     net = load_model(weights, model, size, device)
     scores = {}
     for name, dataset in (("correlated", correlated), ("broken", broken)):
@@ -76,6 +80,6 @@ def run_probe(weights: str, model: dict, size: int, strength: float, correlated:
     result = {"strength": strength, "scores": scores,
               "mIoU_drop": round(scores["correlated"]["mIoU"] - scores["broken"]["mIoU"], 2),
               "seam_IoU_drop": round(scores["correlated"]["IoU"]["seam"] - scores["broken"]["IoU"]["seam"], 2),
-              "attribution": attribution_on_cue(net, broken, method, explain_cfg, num_images, seed)}
+              "attribution": attribution_on_cue(net, beside, method, explain_cfg, num_images, seed)}
     write_json(Path(out), result)
     return result

@@ -99,7 +99,7 @@ def probe_figure(probe: dict, path: str | os.PathLike) -> None:
     a.set(xlabel="cue-seam correlation in training", ylabel="drop when broken (points)", title="score drop")
     a.legend(fontsize=8)
     b.plot(s, [r["mass_on_cue"] for r in rows], "o-", color="tab:purple", label="attribution on cue")
-    b.plot(s, [r["cue_area_share"] for r in rows], ":", color="gray", label="cue's share of towel area")
+    b.plot(s, [r["cue_area_share"] for r in rows], ":", color="gray", label="fringe's share of towel area")
     b.set(xlabel="cue-seam correlation in training", ylabel="share", title=f"seam attribution ({rows[0]['method']})")
     b.legend(fontsize=8)
     fig.tight_layout()
@@ -181,6 +181,7 @@ def probe_text(probe: dict) -> str:
         return "-" if v is None else f"{v:+.2f}"
     return ("The tint is drawn beside seams with the given probability during training (otherwise on a decoy band "
             "away from the seam); at test time every tint is on its decoy band. Reliance on the cue shows as the "
-            "score drop and as the share of the seam attribution on the decoy band. Spearman's rho against the "
+            "score drop, and as the share of the seam attribution on the tinted fringe of test images with every "
+            "tint beside its seam (against the fringe's share of the towel area). Spearman's rho against the "
             f"correlation strength: mIoU drop {fmt(rho['mIoU_drop'])}, seam IoU drop {fmt(rho['seam_IoU_drop'])}, "
             f"attribution on the cue {fmt(rho['mass_on_cue'])}.")
