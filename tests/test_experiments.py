@@ -210,3 +210,23 @@ def test_params_profiles_carry_the_experiments():
     for profile in ("default", "tiny", "large"):
         cfg = _resolve(copy.deepcopy(params) | {"profile": profile})
         assert len(expand_variants(cfg["experiments"])) >= 2
+
+
+def test_a_grid_entry_expands_to_exactly_the_expected_jobs(tmp_path):
+    import re
+
+    from tests.conftest import snakemake, write_params
+
+    experiments = _params()["experiments"] | {
+        "changes": [{"name": "wide", "base_channels": 32}], "grid": {"loss": ["ce", "dice"], "act": ["relu", "gelu"]},
+        "seeds": 3, "explain_methods": ["gradcam", "saliency"]}
+    work = write_params(tmp_path, profile="default", experiments=experiments)
+    result = snakemake(work, "--dry-run", "results/experiments/ablations.json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
+    variants = 1 + 1 + 4                                  # base, the change, 2 x 2 grid combinations
+    assert int(counts["train_variant"]) == variants * 3 * 2 == int(counts["evaluate_variant"])   # seeds x mixes
+    assert int(counts["explain_variant"]) == variants * 2
+    probe = len(experiments["probe"]["strengths"])
+    assert int(counts["train_probe"]) == probe == int(counts["probe"])
+    assert int(counts["render_probe"]) == 2 * probe + 2   # train and test per strength, broken, beside

@@ -51,7 +51,7 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     csv = (tiny_run / "results/scores/matrix.csv").read_text().splitlines()
     assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies) + 1)
     html = (tiny_run / "results/report/report.html").read_text()
-    assert html.count("<img") == 6 and "data:image/png;base64," in html
+    assert html.count("<img") == 8 and "data:image/png;base64," in html      # 6 figures, ablations, probe
     assert "reality gap" in (tiny_run / "results/report/summary.md").read_text()
 
 

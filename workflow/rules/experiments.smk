@@ -166,8 +166,8 @@ rule probe:
         model=as_json(EXP["base"]),
         strength=lambda wc: STRENGTHS[wc.strength],
         probe=lambda wc: as_json({"method": PROBE["method"], "num_images": PROBE["num_images"],
-                                  "explain": {k: v for k, v in config["explain"].items()
-                                              if k in ("target_layer", "batch_size", "options", "box")}}),
+                                  "explain": {k: v for k, v in config["explain"].items() if k in ("target_layer", "batch_size")}
+                                  | {"options": {PROBE["method"]: config["explain"].get("options", {}).get(PROBE["method"], {})}}}),
         size=SIZE,
         seed=SEED,
         device=DEVICE,

@@ -11,8 +11,9 @@ from torch import nn
 from realitygap.models import MEAN, STD
 
 
-def maskrcnn_config(depth: int, num_classes: int, standard: bool = False) -> dict:
-    """The mmdet MaskRCNN config for a ResNet-`depth` FPN backbone and `num_classes` categories."""
+def maskrcnn_config(depth: int, num_classes: int, standard: bool = False, loss_cls: dict | None = None) -> dict:
+    """The mmdet MaskRCNN config for a ResNet-`depth` FPN backbone and `num_classes` categories; `loss_cls` is
+    the box head's classification loss (`realitygap.detection.losses.classification_loss`), else cross-entropy."""
     if depth not in (18, 34, 50, 101):
         raise ValueError(f"Mask R-CNN backbone depth {depth} (known: 18, 34, 50, 101)")
     widths = [64, 128, 256, 512] if depth in (18, 34) else [256, 512, 1024, 2048]
@@ -42,7 +43,7 @@ def maskrcnn_config(depth: int, num_classes: int, standard: bool = False) -> dic
             bbox_head=dict(type="Shared2FCBBoxHead", in_channels=256 if standard else 64,
                            fc_out_channels=1024 if standard else 256, roi_feat_size=7, num_classes=num_classes,
                            bbox_coder=box_coder, reg_class_agnostic=False,
-                           loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
+                           loss_cls=loss_cls or dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
                            loss_bbox=dict(type="L1Loss", loss_weight=1.0)),
             mask_roi_extractor=dict(type="SingleRoIExtractor", roi_layer=dict(type="RoIAlign", output_size=14,
                                                                               sampling_ratio=0),
@@ -70,14 +71,16 @@ def maskrcnn_config(depth: int, num_classes: int, standard: bool = False) -> dic
                       mask_thr_binary=0.5)))
 
 
-def build_detector(depth: int, num_classes: int, standard: bool = False) -> nn.Module:
+def build_detector(depth: int, num_classes: int, standard: bool = False, loss_cls: dict | None = None) -> nn.Module:
     """An untrained mmdet Mask R-CNN in eval mode."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.config import ConfigDict
 
+    import realitygap.detection.losses  # noqa: F401  (registers LDAMLoss)
+
     register_all_modules(init_default_scope=True)
-    return MODELS.build(ConfigDict(maskrcnn_config(depth, num_classes, standard))).eval()
+    return MODELS.build(ConfigDict(maskrcnn_config(depth, num_classes, standard, loss_cls))).eval()
 
 
 def _samples(x: torch.Tensor) -> list:
