@@ -91,9 +91,7 @@ use rule explain as explain_variant with:
     output:
         directory(EXP_ROOT + "/ablations/{variant}/explanations/{method}"),
     params:
-        explain=lambda wc: as_json({k: v for k, v in config["explain"].items()
-                                    if k not in ("methods", "models", "domains", "options")}
-                                   | {"options": {wc.method: config["explain"].get("options", {}).get(wc.method, {})}}),
+        explain=explain_params,
         datasets=lambda wc: as_json(explain_datasets()),
         model=lambda wc: as_json(VARIANTS[wc.variant]),
         size=SIZE,

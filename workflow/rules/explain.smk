@@ -1,3 +1,9 @@
+def explain_params(wc):
+    """The explain params of one method's job: the shared settings and that method's options only."""
+    return as_json({k: v for k, v in config["explain"].items() if k not in ("methods", "models", "domains", "options")}
+                   | {"options": {wc.method: config["explain"].get("options", {}).get(wc.method, {})}})
+
+
 rule explain:
     input:
         weights="results/models/{mix}/{explained}/model.pth",
@@ -6,9 +12,7 @@ rule explain:
     output:
         directory("results/explanations/{mix}/{explained}/{method}"),
     params:
-        explain=lambda wc: as_json({k: v for k, v in config["explain"].items()
-                                    if k not in ("methods", "models", "domains", "options")}
-                                   | {"options": {wc.method: config["explain"].get("options", {}).get(wc.method, {})}}),
+        explain=explain_params,
         datasets=lambda wc: as_json(explain_datasets()),
         model=slice_of("train/models/{explained}"),
         size=SIZE,
