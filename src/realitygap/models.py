@@ -15,7 +15,6 @@ MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
 ARCHS = ("unet", "unet_aspp", "encdec", "fcn", "deeplabv3plus", "segformer")
 ENCDEC_KNOBS = ("blocks", "convs_per_block", "downsample", "residual", "skips", "skip_mode", "act", "dropout")
-RESNET_DEPTHS = (18, 34, 50)
 
 
 def _unet_backbone(channels: int, stages: int, norm: dict | None) -> dict:

@@ -51,8 +51,9 @@ def resolve(config: dict, schema_path: str | os.PathLike = SCHEMA) -> dict:
     return merged
 
 
-def check_references(cfg: dict, schema: dict | None = None) -> None:
-    """Cross-field checks the schema cannot express; each error names the parameter."""
+def check_references(cfg: dict, schema: dict) -> None:
+    """Cross-field checks the schema (`schema`, for the variants of the ablation grid) cannot express; each error
+    names the parameter."""
     rendered = set(cfg["render"]["domains"])
     ingested = set(cfg.get("ingest", {}))
     domains = rendered | ingested
@@ -109,7 +110,7 @@ def augment_problems(aug: dict, domains: set[str], methods: list[str]) -> list[s
     return problems
 
 
-def experiments_problems(exp: dict, cfg: dict, rendered: set[str], schema: dict | None) -> list[str]:
+def experiments_problems(exp: dict, cfg: dict, rendered: set[str], schema: dict) -> list[str]:
     """The grid's variants build, its mixes exist, the probe's domain is rendered."""
     from realitygap.experiments.grid import check_variants
 
@@ -118,9 +119,7 @@ def experiments_problems(exp: dict, cfg: dict, rendered: set[str], schema: dict 
     probe = exp.get("probe")
     if probe and probe["domain"] not in rendered:
         problems.append(f"experiments/probe/domain: {probe['domain']!r} is not in render/domains")
-    if schema is not None:
-        problems += check_variants(exp, cfg["render"]["size"], schema)
-    return problems
+    return problems + check_variants(exp, cfg["render"]["size"], schema)
 
 
 def simsearch_problems(search: dict, rendered: set[str], domains: set[str]) -> list[str]:

@@ -120,7 +120,7 @@ def _seams(img: np.ndarray, scene: Scene, r: Raster, f: DomainFactors, rng: np.r
         stitch = (np.sin(2 * np.pi * along / 2.5) > 0.3).astype(np.float32)
         img = np.where(seam[..., None], img * (1 - f.seam_stitch * stitch)[..., None], img)
     if f.seam_ridge:
-        width = np.array([0.0] + [t.seam_width for t in scene.towels], np.float32)[r.owner + 1]
+        width = seam_widths(scene, r)
         near = (r.owner >= 0) & (r.seam_dist <= width)
         profile = np.cos(np.pi * np.minimum(r.seam_dist, width) / np.maximum(2 * width, 1e-6))
         img = np.where(near[..., None], img * (1 + f.seam_ridge * 0.5 * profile)[..., None], img)
@@ -138,16 +138,21 @@ def tint_region(scene: Scene, r: Raster, f: DomainFactors, rng: np.random.Genera
     return np.where(decoyed, decoy_band(scene, r), seam_fringe(scene, r))
 
 
+def seam_widths(scene: Scene, r: Raster) -> np.ndarray:
+    """Each pixel's towel's seam width (0 on the table)."""
+    return np.array([0.0] + [t.seam_width for t in scene.towels], np.float32)[r.owner + 1]
+
+
 def seam_fringe(scene: Scene, r: Raster) -> np.ndarray:
     """The band beside each seam where the planted tint is drawn (in every domain's geometry)."""
-    width = np.array([0.0] + [t.seam_width for t in scene.towels], np.float32)[r.owner + 1]
+    width = seam_widths(scene, r)
     return (r.owner >= 0) & (r.seam_dist > width / 2) & (r.seam_dist <= width / 2 + 1.5)
 
 
 def decoy_band(scene: Scene, r: Raster) -> np.ndarray:
     """A band shaped like the seam fringe but 2.5 seam widths from the seam, inside the towel: where the
     spurious-correlation probe moves the tint to break its tie to seams."""
-    width = np.array([0.0] + [t.seam_width for t in scene.towels], np.float32)[r.owner + 1]
+    width = seam_widths(scene, r)
     return (r.owner >= 0) & (r.seam_dist > 2.5 * width) & (r.seam_dist <= 2.5 * width + 1.5)
 
 
