@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,14 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     """Run the workflow in `workdir` to the end."""
     return subprocess.run(snakemake_command(workdir, *args), capture_output=True, text=True, env=tools_env(),
                           timeout=2400)
+
+
+def wait_for_checkpoint(work_dir: Path, proc: subprocess.Popen, timeout: float = 600) -> None:
+    """Wait until training in `proc` has a resumable checkpoint in `work_dir`: mmengine names it in
+    `last_checkpoint` once the file is complete (a bare `iter_*.pth` may still be half written)."""
+    deadline = time.time() + timeout
+    while not (work_dir / "last_checkpoint").is_file() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
 
 
 def write_params(workdir: Path, profile: str = "tiny", **sections) -> Path:

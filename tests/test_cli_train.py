@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from realitygap.cli import build_parser, main
+from tests.conftest import wait_for_checkpoint
 
 STAGES = ["render", "ingest", "split", "train", "predict", "explain", "score", "augment", "summarize", "dvc"]
 MODEL = {"arch": "unet", "base_channels": 8, "num_stages": 3}
@@ -90,8 +91,6 @@ def test_changed_data_or_params_retrain_instead_of_resuming(trained, rendered, t
 def test_training_killed_mid_run_resumes_to_the_same_weights(rendered, tmp_path):
     """SIGKILL after the first checkpoint, start again: the weights equal an uninterrupted run's."""
     import signal
-    import time
-
     import torch
 
     sources = [{"dataset": str(rendered["sim"][0]), "split": str(rendered["sim"][1]), "fraction": 1.0}]
@@ -106,9 +105,7 @@ def test_training_killed_mid_run_resumes_to_the_same_weights(rendered, tmp_path)
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "realitygap.cli", *args(killed)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not list((killed / "work_dir").glob("iter_*.pth")) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
+    wait_for_checkpoint(killed / "work_dir", proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "training ended before it could be killed"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, snakemake, snakemake_command, tools_env, write_params
+from tests.conftest import REPO, snakemake, snakemake_command, tools_env, wait_for_checkpoint, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -201,8 +201,6 @@ def test_interrupted_run_resumes_training_to_the_same_model(tmp_path):
     """Ctrl-C during training, start again: the job resumes from its checkpoint, and the weights equal an
     uninterrupted run's."""
     import signal
-    import time
-
     import torch
 
     target = "results/models/sim/unet/model.pth"
@@ -213,10 +211,7 @@ def test_interrupted_run_resumes_training_to_the_same_model(tmp_path):
 
     proc = subprocess.Popen(snakemake_command(cut, target), env=tools_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    checkpoints = cut / "results/models/sim/unet/work_dir"
-    deadline = time.time() + 600
-    while not list(checkpoints.glob("iter_*.pth")) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
+    wait_for_checkpoint(cut / "results/models/sim/unet/work_dir", proc)
     os.killpg(proc.pid, signal.SIGINT)     # Ctrl-C: the terminal signals snakemake and its jobs
     proc.wait(timeout=120)
     assert not (cut / target).exists(), "training ended before the run could be interrupted"
