@@ -1,5 +1,5 @@
 # realitygap workflow: render -> split -> train{mix,model} -> predict/explain -> score -> augment ->
-# retrain -> summarize. Rules live in workflow/rules/; each calls one `realitygap <stage>` command.
+# retrain -> summarize, with the instance track (Mask R-CNN: train, predict, score) beside it. Rules live in workflow/rules/; each calls one `realitygap <stage>` command.
 configfile: "params.yaml"
 report: "workflow/report/workflow.rst"     # `snakemake --report report.html`: our figures, with captions
 
@@ -12,6 +12,7 @@ include: "workflow/rules/explain.smk"
 include: "workflow/rules/augment.smk"
 include: "workflow/rules/simsearch.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/instances.smk"
 include: "workflow/rules/summarize.smk"
 
 

@@ -27,6 +27,7 @@ CHANGES = {
     "augment": ("augment.policies.camera.vignetting", 0.2, ["data/augmented/camera", "data/augmented/camera_style"]),
     "simsearch": ("simsearch.iters", 6, ["results/simsearch/workers/0.json"]),
     "experiments": ("experiments.probe.num_images", 3, ["probe"]),
+    "instances": ("instance.lr", 0.01, ["train_instances"]),
     "summarize": ("summarize.attribution_images", 1, ["summarize"]),
 }
 

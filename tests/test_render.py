@@ -109,7 +109,7 @@ def test_coco_instances_cover_the_towel_pixels(tmp_path, render_cfg):
 
 
 def test_frequency_groups_follow_lvis():
-    from realitygap.render.stage import frequency_group
+    from realitygap.coco import frequency_group
 
     assert [frequency_group(n) for n in (1, 10, 11, 100, 101)] == ["r", "r", "c", "c", "f"]
 

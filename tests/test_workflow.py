@@ -51,8 +51,27 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     csv = (tiny_run / "results/scores/matrix.csv").read_text().splitlines()
     assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies) + 1)
     html = (tiny_run / "results/report/report.html").read_text()
-    assert html.count("<img") == 8 and "data:image/png;base64," in html      # 6 figures, ablations, probe
+    assert html.count("<img") == 11 and "data:image/png;base64," in html     # 6 figures, ablations, probe, 3 instance
     assert "reality gap" in (tiny_run / "results/report/summary.md").read_text()
+
+
+def test_tiny_run_scores_the_instance_track(tiny_run):
+    """Mask R-CNN on every mix at the main loss and the long-tail losses on theirs, scored on each test split."""
+    metrics = json.loads((tiny_run / "results/report/metrics.json").read_text())["instance"]
+    assert metrics["loss"] == "seesaw" and set(metrics["matrix"]) == {"sim", "real", "sim+real10"}
+    for row in metrics["matrix"].values():
+        assert set(row) == {"sim", "real"}
+        for cell in row.values():
+            assert {"segm_AP", "bbox_AP", "AP_r", "AP_c", "AP_f"} <= set(cell) and 0 <= cell["segm_AP"] <= 100
+    assert set(metrics["longtail"]) == {"ce", "seesaw"} and set(metrics["longtail"]["ce"]) == {"sim"}
+    train = json.loads((tiny_run / "results/instances/models/sim/ce/train.json").read_text())
+    assert train["loss_cls"]["type"] == "CrossEntropyLoss" and train["iters"] == 6
+    summary = (tiny_run / "results/report/summary.md").read_text()
+    assert "The gap for instances: Mask R-CNN" in summary and "| ce | sim |" in summary
+    explained = metrics["explanations"]                       # the same objects in the sim and real models
+    assert set(explained) == {"sim", "real"} and set(explained["sim"]["share_on_object"]) == {
+        "drise", "instance_gradcam", "gradcam_mask", "instance_saliency"}
+    assert all(0 <= v <= 1 for e in explained.values() for v in e["share_on_object"].values())
 
 
 def test_tiny_run_searches_the_render_look_and_retrains_on_the_best(tiny_run):

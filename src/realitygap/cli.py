@@ -89,7 +89,7 @@ def _augment(a) -> None:
 def _summarize(a) -> None:
     from realitygap.summarize.stage import run_summarize
     run_summarize(a.matrix, a.explanations, a.xai_scores, a.timings, a.params, a.all_params, a.out,
-                  a.diagnosis, a.policies, a.simsearch, a.experiments)
+                  a.diagnosis, a.policies, a.simsearch, a.experiments, a.instances, a.instance_explanations)
 
 
 def _simsearch(a) -> None:
@@ -121,6 +121,23 @@ def _experiments(a) -> None:
         from realitygap.experiments.report import run_report
         run_report(a.scores, a.probes, a.params["source_mix"], a.params["target_mix"], a.params["source_domains"],
                    a.params["target_domains"], a.out)
+
+
+def _instances(a) -> None:
+    if a.action == "train":
+        from realitygap.detection.train import run_train_instances
+        run_train_instances(a.sources, a.model, a.loss, a.params, a.categories, a.seed, a.out, a.mix, a.device)
+    elif a.action == "predict":
+        from realitygap.detection.predict import run_predict_instances
+        run_predict_instances(a.weights, a.model, a.categories, a.datasets, a.out, a.device)
+    elif a.action == "explain":
+        from realitygap.detection.explain import run_explain_instances
+        dataset, split = a.datasets[a.params["domain"]]
+        run_explain_instances(a.weights_of, a.model, a.categories, dataset, split, a.params["methods"],
+                              a.params["num_images"], a.params["iou"], a.seed, a.out, a.device)
+    else:
+        from realitygap.score.instances import run_score_instances
+        run_score_instances(a.predictions, a.datasets, a.out)
 
 
 def _dvc(a) -> None:
@@ -248,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policies", help="policies.json of `score policies` (the gap-closure study)")
     p.add_argument("--simsearch", help="search.json of `simsearch report` (the render search)")
     p.add_argument("--experiments", help="folder of `experiments report` (ablations.json, probe.json, figures)")
+    p.add_argument("--instances", help="folder of `instances score` files (<mix>/<loss>.json); --all-params "
+                                       "then needs `instance`")
+    p.add_argument("--instance-explanations", help="folder of `instances explain` (maps, meta.json, figure)")
     p.add_argument("--params", type=_json, required=True,
                    help="JSON: primary_model, methods, policies, attribution_images")
     p.add_argument("--all-params", type=_json, default={}, help="JSON of the whole params, for the report")
@@ -290,6 +310,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scores", nargs="*", default=[], help="report: <variant>/<seed>/<mix>/scores.json files")
     p.add_argument("--probes", nargs="*", default=[], help="report: probe JSON files")
     p.add_argument("--out", required=True, help="evaluate, probe: JSON file; report: folder")
+
+    p = stage("instances", _instances, "Instance track (mmdet Mask R-CNN): `train` one model on one mix with one "
+                                       "box-head loss, `predict` each test split (COCO results), `score` them "
+                                       "(COCO mask/box AP, AP by frequency group), `explain` the same objects "
+                                       "in several models (D-RISE, Grad-CAM, saliency).")
+    p.add_argument("action", choices=["train", "predict", "score", "explain"])
+    p.add_argument("--sources", type=_json, help="train: JSON list of {dataset, split, fraction}")
+    p.add_argument("--model", type=_json, help="train, predict: JSON {depth, standard}")
+    p.add_argument("--loss", help="train: box-head classification loss (ce, focal, seesaw, reweight, ldam)")
+    p.add_argument("--params", type=_json, help="train: JSON {iters, batch_size, lr, momentum, weight_decay, "
+                                                "warmup_iters, milestones, checkpoint_interval}; explain: JSON "
+                                                "{domain, num_images, iou, methods: {name: options}}")
+    p.add_argument("--categories", type=_json, help="train, predict: JSON list of category names (the classes)")
+    p.add_argument("--mix", default="mix")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--weights", help="predict: model.pth written by `instances train`")
+    p.add_argument("--weights-of", type=_json, help="explain: JSON {model name: model.pth} of the models compared")
+    p.add_argument("--datasets", type=_json,
+                   help="predict, explain: JSON {domain: [dataset, split file]}; score: JSON {domain: dataset}")
+    p.add_argument("--predictions", help="score: folder of <domain>.json written by `instances predict`")
+    p.add_argument("--out", required=True, help="train: model folder; predict, explain: folder; score: JSON file")
 
     p = stage("dvc", _dvc, "Version a run with DVC: `track` dvc-adds the workflow's outputs; `restore` pulls "
                            "them and marks them current for Snakemake, so nothing reruns.")

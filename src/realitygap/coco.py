@@ -1,4 +1,5 @@
-"""COCO mask annotations: binary masks to RLE annotations and back (through pycocotools)."""
+"""COCO mask annotations: binary masks to RLE annotations and back (through pycocotools); LVIS
+frequency groups of categories."""
 
 from __future__ import annotations
 
@@ -27,3 +28,8 @@ def annotation_mask(ann: dict, h: int, w: int) -> np.ndarray:
     else:
         rle = seg
     return mask_utils.decode(rle).astype(bool)
+
+
+def frequency_group(image_count: int) -> str:
+    """LVIS frequency group of a category from the number of images it appears in."""
+    return "r" if image_count <= 10 else "c" if image_count <= 100 else "f"

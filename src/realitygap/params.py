@@ -86,6 +86,8 @@ def check_references(cfg: dict, schema: dict) -> None:
     problems += simsearch_problems(cfg["simsearch"], rendered, domains)
     if "experiments" in cfg:
         problems += experiments_problems(cfg["experiments"], cfg, rendered, schema)
+    if "instance" in cfg:
+        problems += instance_problems(cfg["instance"], cfg)
     for d in ("sim", "real"):
         if d not in cfg["predict"]["test_domains"]:
             problems.append(f"predict/test_domains: must include {d!r} to measure the gap")
@@ -120,6 +122,38 @@ def experiments_problems(exp: dict, cfg: dict, rendered: set[str], schema: dict)
     if probe and probe["domain"] not in rendered:
         problems.append(f"experiments/probe/domain: {probe['domain']!r} is not in render/domains")
     return problems + check_variants(exp, cfg["render"]["size"], schema)
+
+
+def instance_problems(inst: dict, cfg: dict) -> list[str]:
+    """The instance track's mixes exist, its test domains have COCO annotations, its categories cover the
+    rendered ones."""
+    problems = [f"instance/{key}: {mix!r} is not in train/mixes" for key, mixes in
+                (("mixes", inst["mixes"]), ("longtail/mixes", inst["longtail"]["mixes"]))
+                for mix in mixes if mix not in cfg["train"]["mixes"]]
+    problems += [f"instance/explain/mixes: {mix!r} is not in instance/mixes" for mix in inst["explain"]["mixes"]
+                 if mix not in inst["mixes"]]
+    if inst["explain"]["domain"] not in inst["test_domains"]:
+        problems.append(f"instance/explain/domain: {inst['explain']['domain']!r} is not in instance/test_domains")
+    for domain in inst["test_domains"]:
+        ingested = cfg.get("ingest", {}).get(domain)
+        if domain not in cfg["render"]["domains"] and (ingested is None or ingested["format"] != "coco"):
+            problems.append(f"instance/test_domains: {domain!r} is neither rendered nor ingested from COCO")
+    missing = sorted(set(rendered_categories(cfg)) - set(instance_categories(cfg)))
+    if missing:
+        problems.append(f"instance/categories: misses the rendered categories {missing}")
+    return problems
+
+
+def instance_categories(cfg: dict) -> list[str]:
+    """The instance track's classes: params instance/categories, else the rendered scene's categories."""
+    return cfg["instance"].get("categories") or sorted(rendered_categories(cfg))
+
+
+def rendered_categories(cfg: dict) -> dict[str, float]:
+    """The rendered scenes' item categories and their weights."""
+    from realitygap.render.scene import DEFAULT_CATEGORIES
+
+    return cfg["render"]["scene"].get("categories", DEFAULT_CATEGORIES)
 
 
 def simsearch_problems(search: dict, rendered: set[str], domains: set[str]) -> list[str]:

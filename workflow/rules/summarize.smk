@@ -9,6 +9,8 @@ rule summarize:
         simsearch=f"{SEARCH_ROOT}/search.json",
         simsearch_figures=[f"{SEARCH_ROOT}/history.png", f"{SEARCH_ROOT}/importances.png"],
         experiments=EXPERIMENT_OUTPUTS,
+        instances=INSTANCE_SCORES,
+        instance_explanations=[INSTANCE_EXPLANATIONS] if INSTANCE["explain"]["mixes"] else [],
         code=code("summarize.stage"),
     output:
         metrics="results/report/metrics.json",
@@ -21,6 +23,8 @@ rule summarize:
                            category="Augmentation"),
         policy_attributions=report("results/report/policy_attributions.png",
                                    caption="../report/policy_attributions.rst", category="Augmentation"),
+        instance_figures=["results/report/instance_gap.png", "results/report/instance_longtail.png"]
+                         if INSTANCE_RUNS else [],
     params:
         summarize=lambda wc: as_json({"primary_model": PRIMARY, "methods": METHODS, "policies": POLICIES,
                                       "policy_methods": POLICY_METHODS, "unexplained_mixes": [SEARCHED],
@@ -34,4 +38,5 @@ rule summarize:
         "realitygap summarize --matrix {input.matrix} --policies {input.policies} --explanations results/explanations "
         "--xai-scores results/scores/explanations --diagnosis results/explanations/diagnosis --params {params.summarize:q} "
         "--all-params {params.everything:q} --simsearch {input.simsearch} --experiments " + EXP_ROOT + " "
-        "--out results/report 2> {log}"
+        + ("--instances results/scores/instances " if INSTANCE_RUNS else "")
+        + (f"--instance-explanations {INSTANCE_EXPLANATIONS} " if INSTANCE["explain"]["mixes"] else "") + "--out results/report 2> {log}"

@@ -5,6 +5,9 @@ mmdet's own settings of `mask-rcnn_r50_fpn`."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -94,7 +97,23 @@ def _samples(x: torch.Tensor) -> list:
 
 @torch.no_grad()
 def detect(net: nn.Module, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
-    """Detections of normalised images x (N, 3, H, W): per image `boxes` (K, 4) xyxy, `scores`, `labels`."""
+    """Detections of normalised images x (N, 3, H, W): per image `boxes` (K, 4) xyxy, `scores`, `labels`,
+    and `masks` (K, H, W) bool when the detector has a mask head."""
     results = net.predict(x, _samples(x), rescale=False)
-    return [{"boxes": r.pred_instances.bboxes, "scores": r.pred_instances.scores,
-             "labels": r.pred_instances.labels} for r in results]
+    return [{"boxes": r.pred_instances.bboxes, "scores": r.pred_instances.scores, "labels": r.pred_instances.labels}
+            | ({"masks": r.pred_instances.masks} if "masks" in r.pred_instances else {}) for r in results]
+
+
+def load_detector(weights: str | os.PathLike, model: dict, categories: list[str], device: str = "auto") -> nn.Module:
+    """A trained Mask R-CNN in eval mode, from the `model.pth` written by `instances train` (its box head's
+    loss, which decides the head's outputs and activation, is read from the `train.json` beside it)."""
+    from realitygap.io import read_json
+    from realitygap.models import resolve_device
+
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: trained weights not found (run `instances train` first)")
+    loss_cls = read_json(path.with_name("train.json"))["loss_cls"]
+    net = build_detector(model["depth"], len(categories), model.get("standard", False), loss_cls)
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return net.to(resolve_device(device)).eval()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from realitygap import CLASSES
-from realitygap.coco import mask_annotation
+from realitygap.coco import frequency_group, mask_annotation
 from realitygap.io import atomic_dir, save_npz, write_json, write_png
 from realitygap.progress import progress
 from realitygap.render.domain import CUES, DomainFactors, cue_mask, draw_factors, render_image
@@ -36,11 +36,6 @@ def instance_annotations(scene, raster) -> list[dict]:
     """COCO-style annotations (RLE mask, box, area) of each towel's visible pixels."""
     return [{"category": towel.category, **mask_annotation(raster.owner == i)}
             for i, towel in enumerate(scene.towels) if (raster.owner == i).any()]
-
-
-def frequency_group(image_count: int) -> str:
-    """LVIS frequency group of a category from the number of images it appears in."""
-    return "r" if image_count <= 10 else "c" if image_count <= 100 else "f"
 
 
 def coco_document(samples: list[dict], instances: list[list[dict]], size: int) -> dict:

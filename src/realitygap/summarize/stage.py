@@ -15,6 +15,7 @@ import numpy as np
 
 from realitygap import CLASSES, __version__
 from realitygap.io import read_image, read_json, write_json, write_text
+from realitygap.detection import report as instance_report
 from realitygap.experiments import report as experiments_report
 from realitygap.summarize import figures
 
@@ -163,7 +164,8 @@ def _table(header: list[str], rows: list[list]) -> tuple[str, str]:
 def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_dir: str, cfg: dict,
                   params: dict, out: str | os.PathLike, diagnosis_dir: str | None = None,
                   policies_file: str | None = None, simsearch_file: str | None = None,
-                  experiments_dir: str | None = None) -> dict:
+                  experiments_dir: str | None = None, instances_dir: str | None = None,
+                  instance_explanations: str | None = None) -> dict:
     """Write metrics.json, summary.md, report.html and figures under `out`."""
     out = Path(out)
     matrix = read_json(matrix_file)
@@ -206,8 +208,16 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
         metrics["ablations"] = experiments_report.ablation_metrics(read_json(experiments / "ablations.json")["variants"])
         if (experiments / "probe.json").is_file():
             metrics["probe"] = read_json(experiments / "probe.json")
+    if instances_dir:
+        metrics["instance"] = instance_report.instance_metrics(instances_dir, params["instance"])
+        figures.gap_heatmap(metrics["instance"]["matrix"], "segm_AP", out / "instance_gap.png")
+        instance_report.longtail_bars(metrics["instance"], out / "instance_longtail.png")
+    if instance_explanations:
+        metrics["instance"]["explanations"] = instance_report.explanation_summary(
+            read_json(Path(instance_explanations) / "meta.json"))
     write_json(out / "metrics.json", metrics)
-    _write_documents(metrics, params, out, search, Path(simsearch_file).parent if search else None, experiments)
+    _write_documents(metrics, params, out, search, Path(simsearch_file).parent if search else None, experiments,
+                     Path(instance_explanations) if instance_explanations else None)
     return metrics
 
 
@@ -218,7 +228,8 @@ def closure_entries(metrics: dict) -> dict:
 
 
 def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None = None,
-                     search_dir: Path | None = None, experiments: Path | None = None) -> None:
+                     search_dir: Path | None = None, experiments: Path | None = None,
+                     instance_explanations: Path | None = None) -> None:
     sem = metrics["semantic"]
     domains = sorted({d for row in sem["matrix"].values() for d in row})
     tables = {
@@ -249,6 +260,10 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
                             simsearch_rows(search, metrics["simsearch"], params) if search else []),
         "ablations": _table(*experiments_report.ablation_rows(metrics.get("ablations", {}))),
         "probe": _table(*experiments_report.probe_rows(metrics.get("probe", {"rows": []}))),
+        **({"instance": _table(*instance_report.matrix_rows(metrics["instance"])),
+            "longtail": _table(*instance_report.longtail_rows(metrics["instance"])),
+            "instance_xai": _table(*instance_report.explanation_rows(metrics["instance"].get("explanations", {})))}
+           if "instance" in metrics else {}),
     }
     exp = params.get("experiments", {})
     gap = sem["gap"]
@@ -274,7 +289,17 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
             experiments / "ablations.png")] if "ablations" in metrics else []),
         *([("7. Does the model rely on a spurious cue? The probe", experiments_report.probe_text(metrics["probe"]),
             "probe", experiments / "probe.png")] if "probe" in metrics else []),
-        ("8. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
+        *([("8. The gap for instances: Mask R-CNN", instance_report.instance_text(metrics["instance"]), "instance",
+            "instance_gap.png"),
+           ("9. The long tail: box-head losses", "AP by frequency group on real test images for each box-head "
+            "classification loss (cross-entropy, focal, seesaw, class-frequency re-weighting, LDAM) and "
+            "training mix.", "longtail", "instance_longtail.png")] if "instance" in metrics else []),
+        *([("10. What does each Mask R-CNN look at?", "The largest object of each of the first real test images, "
+            "matched by IoU to each model's detection of its category (the ground-truth box where a model missed "
+            "it), explained in every model: D-RISE, Grad-CAM on the class score and on the mask head, saliency. "
+            "Share on object = the attribution mass on the object's true mask.", "instance_xai",
+            instance_explanations / "attributions.png")] if instance_explanations else []),
+        ("11. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
     ]
     md = ["# realitygap report", "", headline, ""]
     body = [f"<h1>realitygap report</h1><p>{html.escape(headline)}</p>"]

@@ -45,23 +45,13 @@ def training_loss(model: dict, cfg: dict, train: list[Sample]) -> tuple[str | li
     return loss, frequency_weights(read_mask(s.mask) for s in train)
 
 
-def runner_config(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample],
-                  work_dir: Path, seed: int) -> dict:
-    """The full mmengine config of one training run."""
+def loop_config(cfg: dict, work_dir: Path, seed: int) -> dict:
+    """The parts of an mmengine config every training run shares: an iteration-based loop of
+    `cfg["iters"]`, checkpoints every `cfg["checkpoint_interval"]`, resuming, seeded determinism."""
     iters = cfg["iters"]
     return dict(
-        default_scope="mmseg",
-        model=model_config(model, size, *training_loss(model, cfg, train)),
         work_dir=str(work_dir),
-        train_dataloader=_dataloader(train, cfg["batch_size"], train=True),
-        val_dataloader=_dataloader(val, 1, train=False),
-        val_evaluator=dict(type="IoUMetric", iou_metrics=["mIoU", "mDice"]),
         train_cfg=dict(type="IterBasedTrainLoop", max_iters=iters, val_interval=iters),
-        val_cfg=dict(type="ValLoop"),
-        optim_wrapper=dict(type="OptimWrapper", optimizer=dict(
-            type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),
-        param_scheduler=[dict(type="PolyLR", eta_min=cfg["lr"] * 0.01, power=0.9, begin=0, end=iters,
-                              by_epoch=False)],
         default_hooks=dict(
             timer=dict(type="IterTimerHook"),
             logger=dict(type="LoggerHook", interval=max(1, min(50, iters // 10)), log_metric_by_epoch=False),
@@ -78,36 +68,62 @@ def runner_config(model: dict, cfg: dict, size: int, train: list[Sample], val: l
     )
 
 
+def runner_config(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample],
+                  work_dir: Path, seed: int) -> dict:
+    """The full mmengine config of one training run."""
+    iters = cfg["iters"]
+    return loop_config(cfg, work_dir, seed) | dict(
+        default_scope="mmseg",
+        model=model_config(model, size, *training_loss(model, cfg, train)),
+        train_dataloader=_dataloader(train, cfg["batch_size"], train=True),
+        val_dataloader=_dataloader(val, 1, train=False),
+        val_evaluator=dict(type="IoUMetric", iou_metrics=["mIoU", "mDice"]),
+        val_cfg=dict(type="ValLoop"),
+        optim_wrapper=dict(type="OptimWrapper", optimizer=dict(
+            type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),
+        param_scheduler=[dict(type="PolyLR", eta_min=cfg["lr"] * 0.01, power=0.9, begin=0, end=iters,
+                              by_epoch=False)],
+    )
+
+
+def run_runner(config: dict, device: str = "auto", hooks: tuple = (), channels_last: bool = True):
+    """Build mmengine's Runner from a full config (its registries' modules already imported), train it
+    and return it; `hooks` are extra Hook objects."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    import realitygap.train.resume  # noqa: F401  (registers TorchRngStateHook)
+
+    if resolve_device(device).type == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    # Our own checkpoints hold optimizer and message-hub state that torch's weights_only loader refuses.
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    runner = Runner.from_cfg(Config(config))
+    for hook in hooks:
+        runner.register_hook(hook)
+    if channels_last:     # convolutions run 1.3x faster on the CPU (bench/train_step.py)
+        runner.model.to(memory_format=torch.channels_last)
+    runner.train()
+    return runner
+
+
 def fit(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample], work_dir: Path, seed: int,
         device: str = "auto", val_interval: int | None = None, hooks: tuple = (), experiment: str | None = None):
     """Build mmengine's Runner for one training run, train it and return it. `val_interval` validates
     more often than once at the end; `hooks` are extra Hook objects (e.g. a pruning hook); `experiment`
     names the run, so several runs in one process keep apart mmengine's per-run logger and message hub."""
-    from mmengine.config import Config
-    from mmengine.runner import Runner
     from mmseg.utils import register_all_modules
 
     import realitygap.architectures  # noqa: F401  (registers ConfigurableEncoderDecoder)
     import realitygap.train.dataset  # noqa: F401  (registers RealityGapDataset)
-    import realitygap.train.resume  # noqa: F401  (registers TorchRngStateHook)
 
     register_all_modules(init_default_scope=False)
-    if resolve_device(device).type == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    # Our own checkpoints hold optimizer and message-hub state that torch's weights_only loader refuses.
-    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     config = runner_config(model, cfg, size, train, val, work_dir, seed)
     if val_interval:
         config["train_cfg"]["val_interval"] = val_interval
     if experiment:
         config["experiment_name"] = experiment
-    runner = Runner.from_cfg(Config(config))
-    for hook in hooks:
-        runner.register_hook(hook)
-    # channels-last weights: convolutions run 1.3x faster on the CPU (bench/train_step.py)
-    runner.model.to(memory_format=torch.channels_last)
-    runner.train()
-    return runner
+    return run_runner(config, device, hooks)
 
 
 def run_fingerprint(sources: list[dict], val_sources: list[dict], model: dict, cfg: dict, size: int, seed: int) -> str:

@@ -1,0 +1,95 @@
+"""`realitygap instances train`: train one mmdet Mask R-CNN on one training mix with one box-head
+classification loss, through mmengine's Runner (resumes after an interruption, as the semantic
+`train` does). SGD with a linear warm-up and step decay: mmdet's 1x schedule, scaled to `iters`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+from realitygap.detection.data import instance_samples
+from realitygap.detection.losses import classification_loss
+from realitygap.detection.model import maskrcnn_config
+from realitygap.io import InputError, atomic_path, write_json
+from realitygap.seeding import derive_seed
+from realitygap.train.stage import claim_work_dir, loop_config, run_fingerprint, run_runner
+
+
+def category_counts(samples: list[dict], categories: list[str]) -> list[int]:
+    """Training instances per category, in `categories` order."""
+    counts = Counter(a["category"] for s in samples for a in s["annotations"])
+    return [counts[c] for c in categories]
+
+
+def box_loss(loss: str, train: list[dict], categories: list[str]) -> dict:
+    """The box head's classification loss config for the training instances (an absent category counts as one)."""
+    return classification_loss(loss, [max(1, n) for n in category_counts(train, categories)])
+
+
+def _dataloader(samples: list[dict], categories: list[str], batch_size: int) -> dict:
+    pipeline = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations", with_bbox=True, with_mask=True),
+                dict(type="RandomFlip", prob=0.5), dict(type="PackDetInputs")]
+    return dict(batch_size=batch_size, num_workers=0, persistent_workers=False,
+                sampler=dict(type="InfiniteSampler", shuffle=True),
+                dataset=dict(type="RealityGapInstances", samples=samples, categories=categories,
+                             pipeline=pipeline, filter_cfg=dict(filter_empty_gt=True)))
+
+
+def detector_runner_config(model: dict, loss: str, cfg: dict, categories: list[str], train: list[dict],
+                           work_dir: Path, seed: int) -> dict:
+    """The full mmengine config of one Mask R-CNN training run (no validation loop: `score` evaluates)."""
+    iters = cfg["iters"]
+    config = loop_config(cfg, work_dir, seed) | dict(
+        default_scope="mmdet",
+        model=maskrcnn_config(model["depth"], len(categories), model.get("standard", False),
+                              box_loss(loss, train, categories)),
+        train_dataloader=_dataloader(train, categories, cfg["batch_size"]),
+        optim_wrapper=dict(type="OptimWrapper", optimizer=dict(
+            type="SGD", lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])),
+        param_scheduler=[
+            dict(type="LinearLR", start_factor=0.001, by_epoch=False, begin=0, end=min(cfg["warmup_iters"], iters)),
+            dict(type="MultiStepLR", by_epoch=False, begin=0, end=iters, gamma=0.1,
+                 milestones=[round(f * iters) for f in cfg["milestones"]])],
+    )
+    config["train_cfg"]["val_interval"] = iters + 1                       # no validation loop
+    return config
+
+
+def run_train_instances(sources: list[dict], model: dict, loss: str, cfg: dict, categories: list[str], seed: int,
+                        out: str | os.PathLike, mix: str = "mix", device: str = "auto") -> dict:
+    """Train Mask R-CNN on the `train` split of `sources` and write `<out>/model.pth` and `<out>/train.json`."""
+    from mmdet.utils import register_all_modules
+
+    import realitygap.detection.data  # noqa: F401  (registers RealityGapInstances)
+    import realitygap.detection.losses  # noqa: F401  (registers LDAMLoss)
+
+    run_seed = derive_seed(seed, "train_instances", mix, loss)
+    train = instance_samples(sources, seed)
+    if not any(s["annotations"] for s in train):
+        raise InputError(f"instances train: mix {mix!r} has no annotated instances in its training images")
+    out = Path(out)
+    work_dir = out / "work_dir"
+    claim_work_dir(work_dir, run_fingerprint(sources, [], dict(model, loss=loss, categories=categories), cfg, 0,
+                                             run_seed))
+    register_all_modules(init_default_scope=False)
+    started = time.time()
+    runner = run_runner(detector_runner_config(model, loss, cfg, categories, train, work_dir, run_seed), device,
+                        channels_last=False)
+    elapsed = time.time() - started
+    net = runner.model.module if hasattr(runner.model, "module") else runner.model
+    with atomic_path(out / "model.pth") as tmp:
+        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
+    summary = {"mix": mix, "loss": loss, "loss_cls": box_loss(loss, train, categories), "model": model,
+               "categories": categories,
+               "instances_per_category": dict(zip(categories, category_counts(train, categories))),
+               "train_images": len(train), "iters": cfg["iters"], "batch_size": cfg["batch_size"],
+               "elapsed_s": round(elapsed, 2),
+               "seed": run_seed}
+    write_json(out / "train.json", summary)
+    logging.getLogger(__name__).info("trained Mask R-CNN (%s loss) on %s in %.1fs", loss, mix, elapsed)
+    return summary
