@@ -182,3 +182,33 @@ def test_params_refuse_unknown_mixes_domains_and_categories():
     assert "'photos' is neither rendered nor ingested from COCO" in problems
     assert "misses the rendered categories" in problems and "washcloth" in problems
     assert "instance/explain/mixes: 'real'" in problems and "instance/explain/domain: 'lab'" in problems
+
+
+def test_detect_equals_mmdets_own_inference(rendered):
+    """`detect` on images read as HWC (so permuted, channels-last in memory) gives the detections of mmdet's
+    own test pipeline (LoadImageFromFile, data preprocessor, test_step). Before the fix it did not: mmcv's
+    CPU RoIAlign read channels-last feature maps as NCHW and a trained model found nothing."""
+    import torch
+    from mmengine.dataset import pseudo_collate
+
+    from realitygap.detection.data import RealityGapInstances, instance_samples
+    from realitygap.detection.model import build_detector, detect
+    from realitygap.io import read_image
+    from realitygap.models import normalise
+
+    torch.manual_seed(0)
+    net = build_detector(18, len(CATEGORIES))
+    dataset, split = rendered["real"]
+    samples = instance_samples([{"dataset": str(dataset), "split": str(split)}], 0, "test")[:2]
+    pipeline = [dict(type="LoadImageFromFile"), dict(type="Resize", scale=(48, 48), keep_ratio=True),
+                dict(type="PackDetInputs")]
+    batch = pseudo_collate([RealityGapInstances(samples, CATEGORIES, pipeline=pipeline)[i] for i in range(2)])
+    with torch.no_grad():
+        theirs = net.test_step(batch)
+    images = torch.from_numpy(np.stack([read_image(s["path"]) for s in samples]))
+    ours = detect(net, normalise(net, images))
+    for mine, reference in zip(ours, theirs):
+        assert len(mine["scores"]) > 0
+        torch.testing.assert_close(mine["boxes"], reference.pred_instances.bboxes)
+        torch.testing.assert_close(mine["scores"], reference.pred_instances.scores)
+        assert torch.equal(mine["masks"], reference.pred_instances.masks)

@@ -224,7 +224,8 @@ def test_interrupted_run_resumes_training_to_the_same_model(tmp_path):
 
     target = "results/models/sim/unet/model.pth"
     profiles = yaml.safe_load((REPO / "params.yaml").read_text())["profiles"]
-    profiles["tiny"]["train"] |= {"iters": 300, "checkpoint_interval": 20}
+    # long enough after the first checkpoint that the job cannot finish while Snakemake is cancelling it
+    profiles["tiny"]["train"] |= {"iters": 900, "checkpoint_interval": 20}
     whole, cut = (write_params(tmp_path / name, profiles=profiles) for name in ("whole", "cut"))
     assert snakemake(whole, target).returncode == 0
 

@@ -27,8 +27,9 @@ rule train_instances:
     params:
         sources=lambda wc: as_json(mix_sources(wc.mix)),
         model=slice_of("instance/model"),
-        train=lambda wc: as_json({k: INSTANCE[k] for k in ("iters", "batch_size", "lr", "momentum", "weight_decay",
-                                                           "warmup_iters", "milestones", "checkpoint_interval")}),
+        train=lambda wc: as_json({k: INSTANCE[k] for k in ("iters", "batch_size", "optimizer", "lr", "momentum",
+                                                           "weight_decay", "warmup_iters", "milestones",
+                                                           "checkpoint_interval")}),
         categories=lambda wc: as_json(instance_categories(config)),
         seed=SEED,
         device=DEVICE,

@@ -10,8 +10,12 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from realitygap.models import MEAN, STD
+
+PAD_DIVISOR = 32
+"""The data preprocessor pads every batch to a multiple of this (as mmdet's configs do)."""
 
 
 def maskrcnn_config(depth: int, num_classes: int, standard: bool = False, loss_cls: dict | None = None) -> dict:
@@ -26,8 +30,8 @@ def maskrcnn_config(depth: int, num_classes: int, standard: bool = False, loss_c
     box_coder = dict(type="DeltaXYWHBBoxCoder", target_means=[0.0] * 4, target_stds=[0.1, 0.1, 0.2, 0.2])
     return dict(
         type="MaskRCNN",
-        data_preprocessor=dict(type="DetDataPreprocessor", mean=MEAN, std=STD, bgr_to_rgb=False, pad_mask=True,
-                               pad_size_divisor=32),
+        data_preprocessor=dict(type="DetDataPreprocessor", mean=MEAN, std=STD, bgr_to_rgb=True, pad_mask=True,
+                               pad_size_divisor=PAD_DIVISOR),
         backbone=dict(type="ResNet", depth=depth, num_stages=4, out_indices=(0, 1, 2, 3), frozen_stages=-1,
                       norm_cfg=norm, norm_eval=False, style="pytorch"),
         neck=dict(type="FPN", in_channels=widths, out_channels=256 if standard else 64, num_outs=5),
@@ -86,11 +90,11 @@ def build_detector(depth: int, num_classes: int, standard: bool = False, loss_cl
     return MODELS.build(ConfigDict(maskrcnn_config(depth, num_classes, standard, loss_cls))).eval()
 
 
-def _samples(x: torch.Tensor) -> list:
+def _samples(x: torch.Tensor, shape: tuple[int, int]) -> list:
     from mmdet.structures import DetDataSample
 
-    h, w = x.shape[-2:]
-    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w),
+    padded = tuple(x.shape[-2:])
+    meta = dict(img_shape=shape, ori_shape=shape, pad_shape=padded, batch_input_shape=padded,
                 scale_factor=(1.0, 1.0))
     return [DetDataSample(metainfo=meta) for _ in range(len(x))]
 
@@ -98,8 +102,13 @@ def _samples(x: torch.Tensor) -> list:
 @torch.no_grad()
 def detect(net: nn.Module, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
     """Detections of normalised images x (N, 3, H, W): per image `boxes` (K, 4) xyxy, `scores`, `labels`,
-    and `masks` (K, H, W) bool when the detector has a mask head."""
-    results = net.predict(x, _samples(x), rescale=False)
+    and `masks` (K, H, W) bool when the detector has a mask head. The images are padded as mmdet's data
+    preprocessor pads them, so the detections are those of mmdet's own test pipeline."""
+    shape = tuple(x.shape[-2:])
+    # Contiguous: mmcv's CPU RoIAlign reads its feature maps as NCHW, and a channels-last input (an image
+    # tensor permuted from HWC) gives channels-last features and silently wrong detections.
+    x = F.pad(x, (0, -shape[1] % PAD_DIVISOR, 0, -shape[0] % PAD_DIVISOR)).contiguous()
+    results = net.predict(x, _samples(x, shape), rescale=False)
     return [{"boxes": r.pred_instances.bboxes, "scores": r.pred_instances.scores, "labels": r.pred_instances.labels}
             | ({"masks": r.pred_instances.masks} if "masks" in r.pred_instances else {}) for r in results]
 

@@ -55,7 +55,7 @@ class InstanceExplainer:
 
     def explain(self, images: torch.Tensor, targets: list[InstanceTarget]) -> torch.Tensor:
         """Maps (K, H, W) in [0, 1] for uint8 RGB images (N, H, W, 3) and K instance targets."""
-        maps = self.attribute(normalise(self.net, images), targets)
+        maps = self.attribute(normalise(self.net, images).contiguous(), targets)    # see detection.model.detect
         return normalise_maps(maps[None].float())[0]
 
     def attribute(self, x: torch.Tensor, targets: list[InstanceTarget]) -> torch.Tensor:
