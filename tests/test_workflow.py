@@ -224,13 +224,15 @@ def test_interrupted_run_resumes_training_to_the_same_model(tmp_path):
 
     target = "results/models/sim/unet/model.pth"
     profiles = yaml.safe_load((REPO / "params.yaml").read_text())["profiles"]
-    # long enough after the first checkpoint that the job cannot finish while Snakemake is cancelling it
-    profiles["tiny"]["train"] |= {"iters": 900, "checkpoint_interval": 20}
+    profiles["tiny"]["train"] |= {"iters": 300, "checkpoint_interval": 20}
     whole, cut = (write_params(tmp_path / name, profiles=profiles) for name in ("whole", "cut"))
     assert snakemake(whole, target).returncode == 0
 
+    # A terminal's Ctrl-C reaches processes whose SIGINT is not ignored; a test run started in the background
+    # of a shell inherits an ignored SIGINT, so the child gets the default back.
     proc = subprocess.Popen(snakemake_command(cut, target), env=tools_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for_checkpoint(cut / "results/models/sim/unet/work_dir", proc)
     os.killpg(proc.pid, signal.SIGINT)     # Ctrl-C: the terminal signals snakemake and its jobs
     proc.wait(timeout=120)
