@@ -47,14 +47,14 @@ def optimizer(cfg: dict) -> dict:
     return dict(type="SGD", lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])
 
 
-def detector_runner_config(model: dict, loss: str, cfg: dict, categories: list[str], train: list[dict],
+def detector_runner_config(model: dict, loss_cls: dict, cfg: dict, categories: list[str], train: list[dict],
                            work_dir: Path, seed: int) -> dict:
-    """The full mmengine config of one Mask R-CNN training run (no validation loop: `score` evaluates)."""
+    """The full mmengine config of one Mask R-CNN training run with the box head's `loss_cls` (no validation
+    loop: `score` evaluates)."""
     iters = cfg["iters"]
     config = loop_config(cfg, work_dir, seed) | dict(
         default_scope="mmdet",
-        model=maskrcnn_config(model["depth"], len(categories), model.get("standard", False),
-                              box_loss(loss, train, categories)),
+        model=maskrcnn_config(model["depth"], len(categories), model.get("standard", False), loss_cls),
         train_dataloader=_dataloader(train, categories, cfg["batch_size"]),
         optim_wrapper=dict(type="OptimWrapper", optimizer=optimizer(cfg)),
         param_scheduler=[
@@ -83,19 +83,19 @@ def run_train_instances(sources: list[dict], model: dict, loss: str, cfg: dict, 
     claim_work_dir(work_dir, run_fingerprint(sources, [], dict(model, loss=loss, categories=categories), cfg, 0,
                                              run_seed))
     register_all_modules(init_default_scope=False)
+    loss_cls = box_loss(loss, train, categories)
     started = time.time()
-    runner = run_runner(detector_runner_config(model, loss, cfg, categories, train, work_dir, run_seed), device,
+    # contiguous NCHW features: mmcv's CPU RoIAlign reads channels-last ones wrongly (see detection.model.detect)
+    runner = run_runner(detector_runner_config(model, loss_cls, cfg, categories, train, work_dir, run_seed), device,
                         channels_last=False)
     elapsed = time.time() - started
     net = runner.model.module if hasattr(runner.model, "module") else runner.model
     with atomic_path(out / "model.pth") as tmp:
         torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
-    summary = {"mix": mix, "loss": loss, "loss_cls": box_loss(loss, train, categories), "model": model,
-               "categories": categories,
+    summary = {"mix": mix, "loss": loss, "loss_cls": loss_cls, "model": model, "categories": categories,
                "instances_per_category": dict(zip(categories, category_counts(train, categories))),
                "train_images": len(train), "iters": cfg["iters"], "batch_size": cfg["batch_size"],
-               "elapsed_s": round(elapsed, 2),
-               "seed": run_seed}
+               "elapsed_s": round(elapsed, 2), "seed": run_seed}
     write_json(out / "train.json", summary)
     logging.getLogger(__name__).info("trained Mask R-CNN (%s loss) on %s in %.1fs", loss, mix, elapsed)
     return summary

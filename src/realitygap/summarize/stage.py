@@ -341,7 +341,8 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version(), "realitygap": __version__}
-    for name in ("torch", "mmengine", "mmcv", "mmsegmentation", "albumentations", "optuna", "snakemake", "numpy"):
+    for name in ("torch", "mmengine", "mmcv", "mmsegmentation", "mmdet", "pycocotools", "albumentations", "optuna",
+                 "snakemake", "numpy"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
