@@ -146,5 +146,10 @@ def replicate_scores():
                   mix=GAP_MIXES + AUG_MIXES + [SEARCHED], model=PRIMARY)
 
 
+def split_datasets(domains):
+    """`{domain: [dataset folder, split file]}` of `domains`, as the stage commands take them."""
+    return {d: [f"data/raw/{d}", f"data/splits/{d}.json"] for d in domains}
+
+
 def explain_datasets(wc=None):
-    return {d: [f"data/raw/{d}", f"data/splits/{d}.json"] for d in config["explain"]["domains"]}
+    return split_datasets(config["explain"]["domains"])

@@ -61,14 +61,14 @@ use rule train as train_variant with:
 rule evaluate_variant:
     input:
         weights=EXP_ROOT + "/ablations/{variant}/{exp_seed}/{mix}/model.pth",
-        data=lambda wc: mix_input_files(wc) + [f for d in TEST_DOMAINS for f in (f"data/raw/{d}", f"data/splits/{d}.json")],
+        data=lambda wc: mix_input_files(wc) + [f for pair in split_datasets(TEST_DOMAINS).values() for f in pair],
         code=code("experiments.evaluate"),
     output:
         EXP_ROOT + "/ablations/{variant}/{exp_seed}/{mix}/scores.json",
     params:
         model=lambda wc: as_json(VARIANTS[wc.variant]),
         sources=lambda wc: as_json(mix_sources(wc.mix)),
-        test=as_json({d: [f"data/raw/{d}", f"data/splits/{d}.json"] for d in TEST_DOMAINS}),
+        test=as_json(split_datasets(TEST_DOMAINS)),
         groups=as_json({k: EXP[k] for k in ("groups", "min_group_images")}),
         size=SIZE,
         seed=experiment_seed,

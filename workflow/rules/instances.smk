@@ -13,13 +13,9 @@ wildcard_constraints:
     loss="ce|focal|seesaw|reweight|ldam",
 
 
-def instance_input_files(wc):
-    return sorted({p for src in mix_sources(wc.mix) for p in (src["dataset"], src["split"])})
-
-
 rule train_instances:
     input:
-        instance_input_files,
+        mix_input_files,
         code=code("detection.train"),
     output:
         weights="results/instances/models/{mix}/{loss}/model.pth",
@@ -57,7 +53,7 @@ rule predict_instances:
     params:
         model=slice_of("instance/model"),
         categories=lambda wc: as_json(instance_categories(config)),
-        datasets=as_json({d: [f"data/raw/{d}", f"data/splits/{d}.json"] for d in INSTANCE["test_domains"]}),
+        datasets=as_json(split_datasets(INSTANCE["test_domains"])),
         device=DEVICE,
     log:
         "logs/instances/predict/{mix}/{loss}.log",

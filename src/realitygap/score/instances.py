@@ -56,7 +56,8 @@ def score_instances(gt_file: str | os.PathLike, predicted: dict) -> dict:
         gt.dataset = coco
         gt.createIndex()
     image_ids = predicted["image_ids"]
-    evaluated = {a["category_id"] for a in coco["annotations"] if a["image_id"] in set(image_ids)}
+    listed = set(image_ids)
+    evaluated = {a["category_id"] for a in coco["annotations"] if a["image_id"] in listed}
     names = {c["id"]: c["name"] for c in coco["categories"]}
     scores = {"images": len(image_ids), "detections": len(predicted["detections"])}
     if not predicted["detections"]:           # pycocotools cannot load an empty result: every AP is 0
