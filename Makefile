@@ -22,5 +22,5 @@ test: $(STAMP)
 	python -m pytest
 
 clean:
-	rm -rf data/raw data/splits data/augmented data/probe results/models results/predictions results/scores \
-	       results/explanations results/replicates results/simsearch results/experiments results/report logs .snakemake
+	rm -rf data/raw data/splits data/augmented data/probe data/pseudolabel results/models results/predictions results/scores \
+	       results/explanations results/replicates results/simsearch results/experiments results/instances results/pseudolabel results/report logs .snakemake

@@ -1,5 +1,5 @@
 # realitygap workflow: render -> split -> train{mix,model} -> predict/explain -> score -> augment ->
-# retrain -> summarize, with the instance track (Mask R-CNN: train, predict, score) beside it. Rules live in workflow/rules/; each calls one `realitygap <stage>` command.
+# retrain -> summarize, pseudo-labels for the real images (CAM -> CRF -> random walk) -> train, with the instance track (Mask R-CNN: train, predict, score) beside it. Rules live in workflow/rules/; each calls one `realitygap <stage>` command.
 configfile: "params.yaml"
 report: "workflow/report/workflow.rst"     # `snakemake --report report.html`: our figures, with captions
 
@@ -13,6 +13,7 @@ include: "workflow/rules/augment.smk"
 include: "workflow/rules/simsearch.smk"
 include: "workflow/rules/experiments.smk"
 include: "workflow/rules/instances.smk"
+include: "workflow/rules/pseudolabel.smk"
 include: "workflow/rules/summarize.smk"
 
 

@@ -122,7 +122,7 @@ def test_weighted_cross_entropy_matches_the_hand_computed_value():
 
 def test_loss_terms_become_a_weighted_sum_of_mmseg_losses():
     configs = loss_config([{"type": "ce", "weight": 0.5}, {"type": "dice", "weight": 2.0}])
-    assert [(c["type"], c["loss_weight"]) for c in configs] == [("CrossEntropyLoss", 0.5), ("DiceLoss", 2.0)]
+    assert [(c["type"], c["loss_weight"]) for c in configs] == [("IgnoreAwareCrossEntropyLoss", 0.5), ("DiceLoss", 2.0)]
     assert loss_config("focal")[0]["type"] == "FocalLoss"
     with pytest.raises(ValueError, match="class_weight"):
         loss_config([{"type": "dice", "class_weight": [1, 1, 1]}])

@@ -18,7 +18,8 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     metrics = json.loads((tiny_run / "results/report/metrics.json").read_text())
     matrix = metrics["semantic"]["matrix"]
     policies = ["camera", "style", "randomise", "baseline", "xai_guided", "camera_style"]
-    assert set(matrix) == {"sim", "real", "sim+real10", "searched", *(f"aug_{p}" for p in policies)}
+    pseudo = ["sim+pseudo_real", "pseudo_real"]
+    assert set(matrix) == {"sim", "real", "sim+real10", "searched", *pseudo, *(f"aug_{p}" for p in policies)}
     for row in matrix.values():
         assert set(row) == {"sim", "real"}
         for cell in row.values():
@@ -49,10 +50,35 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
                                                ["profiles"]["tiny"]["diagnose"]["cka_layers"])
     assert metrics["diagnosis"]["ranked_causes"] == diagnosis["ranked_causes"]
     csv = (tiny_run / "results/scores/matrix.csv").read_text().splitlines()
-    assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies) + 1)
+    assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies) + 1 + len(pseudo))
     html = (tiny_run / "results/report/report.html").read_text()
-    assert html.count("<img") == 11 and "data:image/png;base64," in html     # 6 figures, ablations, probe, 3 instance
+    assert html.count("<img") == 12 and "data:image/png;base64," in html     # 6, ablations, probe, 3 instance, pseudo
     assert "reality gap" in (tiny_run / "results/report/summary.md").read_text()
+
+
+def test_tiny_run_pseudo_labels_the_real_images_and_trains_on_them(tiny_run):
+    """CAM priors -> CRF -> affinity -> final labels, scored against the held-out masks; the pseudo-label mixes
+    trained at every gap-closure seed and compared in the report."""
+    metrics = json.loads((tiny_run / "results/report/metrics.json").read_text())
+    steps = metrics["pseudolabel"]
+    assert list(steps) == ["prior_gradcam", "prior_minmax_cam", "prior_dminmax_gradcam", "crf", "affinity", "final"]
+    assert all(0 <= s["mIoU_vs_truth"] <= 100 and 0 < s["coverage"] <= 100 for s in steps.values())
+    assert all(s["coverage"] == 100 for name, s in steps.items() if name != "final")
+    run = metrics["pseudolabel_run"]
+    assert run["tags"] == "masks" and run["labelled"] + len({c["image"] for c in run["contradicted"]}) == run["images"]
+    split = json.loads((tiny_run / "data/splits/real.json").read_text())
+    written = json.loads((tiny_run / "data/pseudolabel/real/manifest.json").read_text())["samples"]
+    assert {s["id"] for s in written} <= {e["id"] for e in split["train"]}      # never a test image
+    for mix in ("sim+pseudo_real", "pseudo_real"):
+        assert run["mixes"][mix]["seeds"] == 2 and set(run["mixes"][mix]["gap_closed_per_seed"]) == {"seed0", "seed1"}
+        assert (tiny_run / f"results/replicates/seed1/models/{mix}/unet/model.pth").exists()
+        assert (tiny_run / f"results/explanations/{mix}/unet/gradcam/maps.npz").exists()
+    train = json.loads((tiny_run / "results/models/sim+pseudo_real/unet/train.json").read_text())
+    sim_train = json.loads((tiny_run / "data/splits/sim.json").read_text())["train"]
+    assert train["train_samples"] == len(sim_train) + len(written) and train["val_samples"] > 0
+    summary = (tiny_run / "results/report/summary.md").read_text()
+    assert "Closing the gap without real pixel labels" in summary and "| crf |" in summary
+    assert "pseudo-labels: sim+pseudo_real" in summary                    # in the gap-closure ranking
 
 
 def test_tiny_run_scores_the_instance_track(tiny_run):

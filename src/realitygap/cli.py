@@ -33,11 +33,11 @@ def _ingest(a) -> None:
     if not needed:
         raise InputError(f"ingest --format {a.format} needs --{a.format}")
     if a.format == "masks":
-        ingest.ingest_mask_folders(a.images, a.masks, a.class_map, a.domain, a.out)
+        ingest.ingest_mask_folders(a.images, a.masks, a.class_map, a.domain, a.out, a.tags)
     elif a.format == "coco":
-        ingest.ingest_coco(a.coco, a.images, a.class_map, a.domain, a.out)
+        ingest.ingest_coco(a.coco, a.images, a.class_map, a.domain, a.out, a.tags)
     else:
-        ingest.ingest_unlabeled(a.images, a.domain, a.out)
+        ingest.ingest_unlabeled(a.images, a.domain, a.out, a.tags)
 
 
 def _split(a) -> None:
@@ -89,7 +89,8 @@ def _augment(a) -> None:
 def _summarize(a) -> None:
     from realitygap.summarize.stage import run_summarize
     run_summarize(a.matrix, a.explanations, a.xai_scores, a.timings, a.params, a.all_params, a.out,
-                  a.diagnosis, a.policies, a.simsearch, a.experiments, a.instances, a.instance_explanations)
+                  a.diagnosis, a.policies, a.simsearch, a.experiments, a.instances, a.instance_explanations,
+                  a.pseudolabel)
 
 
 def _simsearch(a) -> None:
@@ -140,6 +141,16 @@ def _instances(a) -> None:
         run_score_instances(a.predictions, a.datasets, a.out)
 
 
+def _pseudolabel(a) -> None:
+    from realitygap.pseudolabel import stage
+    if a.action == "classifier":
+        stage.run_classifier(a.dataset, a.split, a.sources, a.model, a.params, a.size, a.seed, a.out, a.device,
+                             a.witness)
+    else:
+        stage.run_label(a.dataset, a.split, a.classifier, a.model, a.params, a.size, a.seed, a.out, a.results,
+                        a.device)
+
+
 def _dvc(a) -> None:
     from realitygap import versioning
     if a.action == "track":
@@ -174,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coco", help="coco: instance annotation JSON")
     p.add_argument("--class-map", type=_json, default={},
                    help='JSON: masks: {"mask value": class}; coco: {"category name": class}')
+    p.add_argument("--tags", help="image-level tags (CSV: image + a 0/1 column per class; JSON: image -> "
+                                  "[classes]), checked and kept as the dataset's tags.json")
     p.add_argument("--out", required=True, help="output dataset folder")
 
     p = stage("split", _split, "Split a dataset into train/val/test by scene.")
@@ -185,13 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = stage("train", _train, "Train one mmseg model on one training mix (resumes after interruption).")
     p.add_argument("--sources", type=_json, required=True, help="JSON list of {dataset, split, fraction}")
     p.add_argument("--val-sources", type=_json, default=[], help="JSON list of {dataset, split}")
-    p.add_argument("--model", type=_json, required=True, help="JSON model entry of params")
-    p.add_argument("--params", type=_json, required=True, help="JSON train section of params")
-    p.add_argument("--size", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0)
+    _training_args(p, "JSON model entry of params", "JSON train section of params")
     p.add_argument("--mix", default="mix")
     p.add_argument("--name", default="model")
-    p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="model folder")
 
     p = stage("predict", _predict, "Predict the test split of a dataset with a trained model.")
@@ -268,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instances", help="folder of `instances score` files (<mix>/<loss>.json); --all-params "
                                        "then needs `instance`")
     p.add_argument("--instance-explanations", help="folder of `instances explain` (maps, meta.json, figure)")
+    p.add_argument("--pseudolabel", help="folder of `pseudolabel label` results (steps.json, examples.png)")
     p.add_argument("--params", type=_json, required=True,
                    help="JSON: primary_model, methods, policies, attribution_images")
     p.add_argument("--all-params", type=_json, default={}, help="JSON of the whole params, for the report")
@@ -333,12 +343,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", help="score: folder of <domain>.json written by `instances predict`")
     p.add_argument("--out", required=True, help="train: model folder; predict, explain: folder; score: JSON file")
 
+    p = stage("pseudolabel", _pseudolabel, "Pixel labels from image-level tags: `classifier` trains the tag "
+                                           "classifier; `label` runs CAM priors -> dense CRF -> affinity random "
+                                           "walk and writes the pseudo-labelled dataset.")
+    p.add_argument("action", choices=["classifier", "label"])
+    p.add_argument("--dataset", required=True, help="the target domain's dataset folder")
+    p.add_argument("--split", required=True, help="its split file (the train split is pseudo-labelled)")
+    p.add_argument("--sources", type=_json, default=[], help="classifier: JSON labelled sources {dataset, split, fraction}")
+    p.add_argument("--witness", type=_json, help="classifier, tags `predicted`: JSON {weights, model, size}")
+    p.add_argument("--classifier", help="label: folder written by `pseudolabel classifier`")
+    _training_args(p, "JSON model entry whose backbone the nets use", "JSON pseudolabel section of params")
+    p.add_argument("--results", help="label: folder for steps.json, examples.png and the affinity net")
+    p.add_argument("--out", required=True, help="classifier: model folder; label: pseudo-labelled dataset folder")
+
     p = stage("dvc", _dvc, "Version a run with DVC: `track` dvc-adds the workflow's outputs; `restore` pulls "
                            "them and marks them current for Snakemake, so nothing reruns.")
     p.add_argument("action", choices=["track", "restore"])
     p.add_argument("--root", default=".", help="the workflow's working directory (a DVC repository)")
     p.add_argument("--snakefile", help="restore: the Snakefile, when it is not <root>/Snakefile")
     return parser
+
+
+def _training_args(p: argparse.ArgumentParser, model_help: str, params_help: str) -> None:
+    p.add_argument("--model", type=_json, required=True, help=model_help)
+    p.add_argument("--params", type=_json, required=True, help=params_help)
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:

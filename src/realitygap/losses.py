@@ -21,7 +21,7 @@ PRESETS: dict[str, list[dict]] = {
     "focal": [{"type": "focal"}],
 }
 TERMS = {
-    "ce": dict(type="CrossEntropyLoss", use_sigmoid=False, loss_name="loss_ce"),
+    "ce": dict(type="IgnoreAwareCrossEntropyLoss", use_sigmoid=False, loss_name="loss_ce"),   # mmseg_losses.py
     "dice": dict(type="DiceLoss", loss_name="loss_dice"),
     "focal": dict(type="FocalLoss", use_sigmoid=True, gamma=2.0, alpha=0.5, loss_name="loss_focal"),
 }

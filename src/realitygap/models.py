@@ -108,6 +108,7 @@ def build_model(model: dict, size: int, loss: str | list | None = None) -> nn.Mo
     from mmseg.utils import register_all_modules
 
     import realitygap.architectures  # noqa: F401  (registers ConfigurableEncoderDecoder)
+    import realitygap.mmseg_losses  # noqa: F401  (registers IgnoreAwareCrossEntropyLoss)
 
     register_all_modules(init_default_scope=True)
     return MODELS.build(model_config(model, size, loss or "ce"))

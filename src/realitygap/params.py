@@ -88,6 +88,8 @@ def check_references(cfg: dict, schema: dict) -> None:
         problems += experiments_problems(cfg["experiments"], cfg, rendered, schema)
     if "instance" in cfg:
         problems += instance_problems(cfg["instance"], cfg)
+    if "pseudolabel" in cfg:
+        problems += pseudolabel_problems(cfg["pseudolabel"], cfg, domains)
     for d in ("sim", "real"):
         if d not in cfg["predict"]["test_domains"]:
             problems.append(f"predict/test_domains: must include {d!r} to measure the gap")
@@ -141,6 +143,29 @@ def instance_problems(inst: dict, cfg: dict) -> list[str]:
     missing = sorted(set(rendered_categories(cfg)) - set(instance_categories(cfg)))
     if missing:
         problems.append(f"instance/categories: misses the rendered categories {missing}")
+    return problems
+
+
+def pseudolabel_problems(pl: dict, cfg: dict, domains: set[str]) -> list[str]:
+    """The pseudo-labelled domain and the classifier's sources exist, the mixes name known domains or the
+    pseudo-labelled one and do not clash with train/mixes, the refined CAM method is computed."""
+    pseudo = f"pseudo_{pl['domain']}"
+    problems = [] if pl["domain"] in domains else [f"pseudolabel/domain: unknown domain {pl['domain']!r}"]
+    problems += [f"pseudolabel/classifier/sources: unknown domain {d!r}" for d in pl["classifier"]["sources"]
+                 if d not in domains]
+    if pl["cams"]["refine"] not in pl["cams"]["methods"]:
+        problems.append(f"pseudolabel/cams/refine: {pl['cams']['refine']!r} is not in pseudolabel/cams/methods")
+    if pl["tags"] == "predicted" and pl["witness_mix"] not in cfg["train"]["mixes"]:
+        problems.append(f"pseudolabel/witness_mix: {pl['witness_mix']!r} is not in train/mixes")
+    if pl["tags"] == "dataset" and pl["domain"] not in cfg.get("ingest", {}):
+        problems.append("pseudolabel/tags: `dataset` needs an ingested domain (ingest/<domain>/tags)")
+    for mix, sources in pl["mixes"].items():
+        if mix in cfg["train"]["mixes"]:
+            problems.append(f"pseudolabel/mixes/{mix}: also defined under train/mixes")
+        problems += [f"pseudolabel/mixes/{mix}/{d}: unknown domain (known: {sorted(domains)} and {pseudo})"
+                     for d in sources if d not in domains and d != pseudo]
+        if pseudo not in sources:
+            problems.append(f"pseudolabel/mixes/{mix}: does not use the pseudo-labelled {pseudo}")
     return problems
 
 

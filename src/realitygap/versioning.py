@@ -17,9 +17,9 @@ from pathlib import Path
 
 from realitygap.io import InputError
 
-OUTPUTS = ("data/raw", "data/splits", "data/augmented", "data/probe", "results/models", "results/predictions",
-           "results/scores", "results/explanations", "results/replicates", "results/simsearch",
-           "results/experiments", "results/report")
+OUTPUTS = ("data/raw", "data/splits", "data/augmented", "data/probe", "data/pseudolabel", "results/models",
+           "results/predictions", "results/scores", "results/explanations", "results/replicates", "results/simsearch",
+           "results/experiments", "results/instances", "results/pseudolabel", "results/report")
 
 
 def _tool(name: str) -> str:

@@ -21,7 +21,10 @@ AUG_MIXES = [f"aug_{p}" for p in POLICIES]
 BASE_MIXES = list(config["train"]["mixes"])
 SEARCH = config["simsearch"]
 SEARCHED = "searched"               # domain rendered with the render search's best look, and the mix trained on it
-MIXES = BASE_MIXES + AUG_MIXES + [SEARCHED]
+PSEUDO = config["pseudolabel"]
+PSEUDO_DOMAIN = f"pseudo_{PSEUDO['domain']}"       # the pseudo-labelled dataset, a domain of PSEUDO_MIXES
+PSEUDO_MIXES = list(PSEUDO["mixes"])
+MIXES = BASE_MIXES + AUG_MIXES + [SEARCHED] + PSEUDO_MIXES
 GAP_MIXES = ["sim", "real"]          # the gap closure's baselines (as in summarize)
 REPLICATES = [f"seed{k}" for k in range(1, AUGMENT["seeds"])]   # training seed = seed + k
 TEST_DOMAINS = config["predict"]["test_domains"]
@@ -91,19 +94,29 @@ def raw_source(domain, fraction=1.0):
     return {"dataset": f"data/raw/{domain}", "split": f"data/splits/{domain}.json", "fraction": fraction}
 
 
+def pseudo_source(fraction=1.0):
+    """The pseudo-labelled dataset: every image is a training image (they are the domain's train split)."""
+    return {"dataset": f"data/pseudolabel/{PSEUDO['domain']}", "split": None, "fraction": fraction}
+
+
 def mix_sources(mix):
     """Training sources of a mix: domain fractions, or an augmented dataset for `aug_<policy>`."""
     if mix in AUG_MIXES:
         return [{"dataset": f"data/augmented/{mix[len('aug_'):]}", "split": None, "fraction": 1.0}]
     if mix == SEARCHED:
         return [raw_source(SEARCHED)]
+    if mix in PSEUDO_MIXES:
+        return [pseudo_source(f) if d == PSEUDO_DOMAIN else raw_source(d, f) for d, f in PSEUDO["mixes"][mix].items()]
     return [raw_source(d, f) for d, f in config["train"]["mixes"][mix].items()]
 
 
 def mix_val_sources(mix):
-    """Validation sources: an augmented mix validates on the mix it was made from, the searched on itself."""
+    """Validation sources: an augmented mix validates on the mix it was made from, the searched on itself, a
+    pseudo-label mix on its labelled domains (none: its own first images; never the target's labels)."""
     if mix == SEARCHED:
         return [raw_source(SEARCHED)]
+    if mix in PSEUDO_MIXES:
+        return [raw_source(d) for d in PSEUDO["mixes"][mix] if d != PSEUDO_DOMAIN]
     source = config["augment"]["source_mix"] if mix in AUG_MIXES else mix
     return [raw_source(d) for d in config["train"]["mixes"][source]]
 
@@ -126,12 +139,12 @@ def trained_models():
     """(mix, model) pairs trained: every model on the base mixes, the primary one on the policies' and on
     the render search's best look."""
     return ([(mix, model) for mix in BASE_MIXES for model in MODELS]
-            + [(mix, PRIMARY) for mix in AUG_MIXES + [SEARCHED]])
+            + [(mix, PRIMARY) for mix in AUG_MIXES + [SEARCHED] + PSEUDO_MIXES])
 
 
 def methods_of(mix):
     """The XAI methods run on a mix's models (none on the render search's: it is scored, not explained)."""
-    return [] if mix == SEARCHED else POLICY_METHODS if mix in AUG_MIXES else METHODS
+    return [] if mix == SEARCHED else POLICY_METHODS if mix in AUG_MIXES + PSEUDO_MIXES else METHODS
 
 
 def explained_runs(model_names):
@@ -143,7 +156,7 @@ def explained_runs(model_names):
 def replicate_scores():
     """Score files of the gap-closure replicates: the baselines and every policy at each extra seed."""
     return expand("results/replicates/{replicate}/scores/{mix}/{model}/real.json", replicate=REPLICATES,
-                  mix=GAP_MIXES + AUG_MIXES + [SEARCHED], model=PRIMARY)
+                  mix=GAP_MIXES + AUG_MIXES + [SEARCHED] + PSEUDO_MIXES, model=PRIMARY)
 
 
 def split_datasets(domains):

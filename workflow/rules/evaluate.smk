@@ -81,7 +81,7 @@ rule score_policies:
         "results/scores/policies.json",
     params:
         policies=as_json(POLICIES),
-        extra=as_json({"simsearch": SEARCHED}),
+        extra=as_json({"simsearch": SEARCHED} | {mix: mix for mix in PSEUDO_MIXES}),
         model=PRIMARY,
     log:
         "logs/score/policies.log",

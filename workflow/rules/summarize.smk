@@ -11,6 +11,7 @@ rule summarize:
         experiments=EXPERIMENT_OUTPUTS,
         instances=INSTANCE_SCORES,
         instance_explanations=[INSTANCE_EXPLANATIONS] if INSTANCE["explain"]["mixes"] else [],
+        pseudolabel=[f"{PL_ROOT}/steps.json", f"{PL_ROOT}/examples.png"],
         code=code("summarize.stage"),
     output:
         metrics="results/report/metrics.json",
@@ -28,6 +29,7 @@ rule summarize:
     params:
         summarize=lambda wc: as_json({"primary_model": PRIMARY, "methods": METHODS, "policies": POLICIES,
                                       "policy_methods": POLICY_METHODS, "unexplained_mixes": [SEARCHED],
+                                      "pseudo_mixes": PSEUDO_MIXES,
                                       **config["summarize"]}),
         everything=lambda wc: as_json({k: v for k, v in config.items() if k != "cluster"}),
     log:
@@ -39,4 +41,5 @@ rule summarize:
         "--xai-scores results/scores/explanations --diagnosis results/explanations/diagnosis --params {params.summarize:q} "
         "--all-params {params.everything:q} --simsearch {input.simsearch} --experiments " + EXP_ROOT + " "
         + ("--instances results/scores/instances " if INSTANCE_RUNS else "")
-        + (f"--instance-explanations {INSTANCE_EXPLANATIONS} " if INSTANCE["explain"]["mixes"] else "") + "--out results/report 2> {log}"
+        + (f"--instance-explanations {INSTANCE_EXPLANATIONS} " if INSTANCE["explain"]["mixes"] else "")
+        + f"--pseudolabel {PL_ROOT} --out results/report 2> {{log}}"

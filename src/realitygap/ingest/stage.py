@@ -1,5 +1,5 @@
 """`realitygap ingest`: import a user's domain into the dataset layout every stage reads
-(`images/`, `masks/`, `manifest.json`, and `instances.json` for COCO input).
+(`images/`, `masks/`, `manifest.json`, `instances.json` for COCO input, `tags.json` for image-level tags).
 
 Everything is validated before anything is written, and the dataset is written atomically as a
 whole, so a bad file leaves nothing half-ingested. Every error names the file (and the row or id).
@@ -15,6 +15,7 @@ import numpy as np
 from realitygap import CLASSES
 from realitygap.coco import annotation_mask
 from realitygap.io import InputError, atomic_dir, read_image, read_json, read_mask, write_json, write_png
+from realitygap.pseudolabel.tags import read_tags
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
@@ -55,7 +56,10 @@ def _value_map(class_map: dict, source: str) -> np.ndarray:
 
 
 def _write_dataset(out: Path, domain: str, samples: list[tuple[str, np.ndarray, np.ndarray | None]],
-                   extra: dict | None = None) -> dict:
+                   extra: dict | None = None, tags: str | os.PathLike | None = None) -> dict:
+    extra = dict(extra or {})
+    if tags is not None:       # image-level tags, checked against the images (pseudolabel's input)
+        extra["tags.json"] = read_tags(tags, [sid for sid, _, _ in samples])
     entries = []
     with atomic_dir(out) as tmp:
         for sid, image, mask in samples:
@@ -66,14 +70,14 @@ def _write_dataset(out: Path, domain: str, samples: list[tuple[str, np.ndarray, 
                 entry["mask"] = f"masks/{sid}.png"
             entries.append(entry)
         manifest = {"domain": domain, "classes": list(CLASSES), "source": "ingest", "samples": entries}
-        for name, data in (extra or {}).items():
+        for name, data in extra.items():
             write_json(tmp / name, data)
         write_json(tmp / "manifest.json", manifest)
     return manifest
 
 
 def ingest_mask_folders(images: str | os.PathLike, masks: str | os.PathLike, class_map: dict, domain: str,
-                        out: str | os.PathLike) -> dict:
+                        out: str | os.PathLike, tags: str | os.PathLike | None = None) -> dict:
     """Import `images/<stem>.*` with `masks/<stem>.png`; mask values are mapped by `class_map`."""
     images, masks = Path(images), Path(masks)
     lut = _value_map(class_map, "class map")
@@ -88,14 +92,15 @@ def ingest_mask_folders(images: str | os.PathLike, masks: str | os.PathLike, cla
             raise InputError(f"{mask_path}: mask values {bad} are not in the class map {sorted(class_map)}")
         samples.append((path.stem, image, labels.astype(np.uint8)))
     _check_unique([s[0] for s in samples], images)
-    return _write_dataset(Path(out), domain, samples)
+    return _write_dataset(Path(out), domain, samples, tags=tags)
 
 
-def ingest_unlabeled(images: str | os.PathLike, domain: str, out: str | os.PathLike) -> dict:
-    """Import images without masks (for style transfer towards them)."""
+def ingest_unlabeled(images: str | os.PathLike, domain: str, out: str | os.PathLike,
+                     tags: str | os.PathLike | None = None) -> dict:
+    """Import images without masks (for style transfer towards them, or with `tags` for pseudo-labels)."""
     paths = _images_in(Path(images))
     _check_unique([p.stem for p in paths], Path(images))
-    return _write_dataset(Path(out), domain, [(p.stem, read_image(p), None) for p in paths])
+    return _write_dataset(Path(out), domain, [(p.stem, read_image(p), None) for p in paths], tags=tags)
 
 
 def _check_unique(ids: list, source: Path | str, what: str = "image id") -> None:
@@ -136,7 +141,7 @@ def _check_annotation(ann: dict, image: dict, categories: set, source: Path) -> 
 
 
 def ingest_coco(coco_json: str | os.PathLike, images: str | os.PathLike, class_map: dict, domain: str,
-                out: str | os.PathLike) -> dict:
+                out: str | os.PathLike, tags: str | os.PathLike | None = None) -> dict:
     """Import a COCO instance data set. `class_map` maps category names to semantic classes; masks
     are painted in class order (seam over towel), unmapped categories are refused."""
     source, images = Path(coco_json), Path(images)
@@ -169,4 +174,4 @@ def ingest_coco(coco_json: str | os.PathLike, images: str | os.PathLike, class_m
     _check_unique([s[0] for s in samples], source, "image file stem")
     stems = {im["id"]: Path(im["file_name"]).stem for im in coco["images"]}
     instances = dict(coco, images=[dict(im, file_name=f"images/{stems[im['id']]}.png") for im in coco["images"]])
-    return _write_dataset(Path(out), domain, samples, {"instances.json": instances})
+    return _write_dataset(Path(out), domain, samples, {"instances.json": instances}, tags)

@@ -48,7 +48,8 @@ def run_split(dataset: str | os.PathLike, fractions: dict[str, float], seed: int
     for name in SPLITS:
         samples = sorted((s for scene in scenes[name] for s in by_scene[scene]), key=lambda s: s["id"])
         result[name] = [{"id": s["id"], "scene": s["scene"],
-                         "sha256": _file_hash(dataset / s["image"])[:16] + _file_hash(dataset / s["mask"])[:16]}
+                         "sha256": _file_hash(dataset / s["image"])[:16]
+                         + (_file_hash(dataset / s["mask"])[:16] if s.get("mask") else "")}   # unlabeled: image only
                         for s in samples]
     write_json(out, result)
     return result

@@ -17,6 +17,7 @@ from realitygap import CLASSES, __version__
 from realitygap.io import read_image, read_json, write_json, write_text
 from realitygap.detection import report as instance_report
 from realitygap.experiments import report as experiments_report
+from realitygap.pseudolabel import report as pseudolabel_report
 from realitygap.summarize import figures
 
 
@@ -165,13 +166,13 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
                   params: dict, out: str | os.PathLike, diagnosis_dir: str | None = None,
                   policies_file: str | None = None, simsearch_file: str | None = None,
                   experiments_dir: str | None = None, instances_dir: str | None = None,
-                  instance_explanations: str | None = None) -> dict:
+                  instance_explanations: str | None = None, pseudolabel_dir: str | None = None) -> dict:
     """Write metrics.json, summary.md, report.html and figures under `out`."""
     out = Path(out)
     matrix = read_json(matrix_file)
     primary = cfg["primary_model"]
     mixes = list(matrix[primary])
-    policy_mixes = [f"aug_{p}" for p in cfg["policies"]]
+    policy_mixes = [f"aug_{p}" for p in cfg["policies"]] + cfg.get("pseudo_mixes", [])   # explained alike
     unexplained = cfg.get("unexplained_mixes", [])       # scored, not explained (the render search's model)
     methods_of = {mix: [] if mix in unexplained else cfg.get("policy_methods", cfg["methods"])
                   if mix in policy_mixes else cfg["methods"] for mix in mixes}
@@ -202,6 +203,11 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
     search = read_json(simsearch_file) if simsearch_file else None
     if search:
         metrics["simsearch"] = simsearch_summary(search, study.get("simsearch"), params)
+    pseudo = Path(pseudolabel_dir) if pseudolabel_dir else None
+    if pseudo:
+        steps = read_json(pseudo / "steps.json")
+        metrics["pseudolabel"] = pseudolabel_report.step_metrics(steps)
+        metrics["pseudolabel_run"] = pseudolabel_report.run_metrics(steps, study, cfg.get("pseudo_mixes", []))
     figures.closure_bars(closure_entries(metrics), out / "gap_closure.png")
     experiments = Path(experiments_dir) if experiments_dir else None
     if experiments:
@@ -217,19 +223,21 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
             read_json(Path(instance_explanations) / "meta.json"))
     write_json(out / "metrics.json", metrics)
     _write_documents(metrics, params, out, search, Path(simsearch_file).parent if search else None, experiments,
-                     Path(instance_explanations) if instance_explanations else None)
+                     Path(instance_explanations) if instance_explanations else None, pseudo)
     return metrics
 
 
 def closure_entries(metrics: dict) -> dict:
-    """The gap-closure rows: every policy, and the render search's retrained model when there is one."""
+    """The gap-closure rows: every policy, the render search's retrained model and the pseudo-label mixes."""
     extra = {"render search": metrics["simsearch"]} if metrics.get("simsearch", {}).get("gap_closed") is not None else {}
+    extra |= {f"pseudo-labels: {mix}": v for mix, v in metrics.get("pseudolabel_run", {}).get("mixes", {}).items()
+              if v.get("gap_closed") is not None}
     return dict(sorted({**metrics["policies"], **extra}.items(), key=lambda kv: -(kv[1]["gap_closed"] or -1e9)))
 
 
 def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None = None,
                      search_dir: Path | None = None, experiments: Path | None = None,
-                     instance_explanations: Path | None = None) -> None:
+                     instance_explanations: Path | None = None, pseudo: Path | None = None) -> None:
     sem = metrics["semantic"]
     domains = sorted({d for row in sem["matrix"].values() for d in row})
     tables = {
@@ -260,6 +268,7 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
                             simsearch_rows(search, metrics["simsearch"], params) if search else []),
         "ablations": _table(*experiments_report.ablation_rows(metrics.get("ablations", {}))),
         "probe": _table(*experiments_report.probe_rows(metrics.get("probe", {"rows": []}))),
+        "pseudolabel": _table(*pseudolabel_report.step_rows(metrics)),
         **({"instance": _table(*instance_report.matrix_rows(metrics["instance"])),
             "longtail": _table(*instance_report.longtail_rows(metrics["instance"])),
             "instance_xai": _table(*instance_report.explanation_rows(metrics["instance"].get("explanations", {})))}
@@ -299,7 +308,9 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
             "it), explained in every model: D-RISE, Grad-CAM on the class score and on the mask head, saliency. "
             "Share on object = the attribution mass on the object's true mask.", "instance_xai",
             instance_explanations / "attributions.png")] if instance_explanations else []),
-        ("11. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
+        *([("11. Closing the gap without real pixel labels: CAM pseudo-labels", pseudolabel_report.pseudolabel_text(metrics),
+            "pseudolabel", pseudo / "examples.png")] if pseudo else []),
+        ("12. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
     ]
     md = ["# realitygap report", "", headline, ""]
     body = [f"<h1>realitygap report</h1><p>{html.escape(headline)}</p>"]

@@ -115,6 +115,7 @@ def fit(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample
     from mmseg.utils import register_all_modules
 
     import realitygap.architectures  # noqa: F401  (registers ConfigurableEncoderDecoder)
+    import realitygap.mmseg_losses  # noqa: F401  (registers IgnoreAwareCrossEntropyLoss)
     import realitygap.train.dataset  # noqa: F401  (registers RealityGapDataset)
 
     register_all_modules(init_default_scope=False)

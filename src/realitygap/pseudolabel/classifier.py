@@ -1,0 +1,188 @@
+"""The multi-label tag classifier whose class activation maps are the pseudo-label priors: the segmentation
+model's backbone with a global-pooling head, trained with binary cross-entropy on image-level tags
+through mmengine (mmseg's EncoderDecoder with `TagHead` as decode head).
+
+Training images are the target domain's tagged images, whole, and random crops of labelled domains
+(the sim renders) whose tags are read off the crop's mask: a crop without a seam is what teaches the
+classifier what a seam is when every target image is tagged with one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.dataset import BaseDataset
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.registry import DATASETS, MODELS, TRANSFORMS
+from torch import nn
+from torch.nn import functional as F
+
+from realitygap.io import atomic_path, read_mask, write_json
+from realitygap.models import model_config, resolve_device
+from realitygap.pseudolabel.tags import TAG_CLASSES, tag_matrix, tags_of_mask
+
+CAM_LAYER = "decode_head.features"
+"""The layer whose activations weight the classifier's CAMs: the backbone's full-resolution map."""
+
+
+@MODELS.register_module()
+class TagHead(BaseDecodeHead):
+    """A 1x1 convolution (`conv_seg`'s weights, one map per tag class) on the selected backbone map
+    (passed through `features`, the CAM layer), then global average pooling: class logits (N, C, 1, 1),
+    as in CAM; trained with BCE on `tags` of the data samples.
+
+    `kur_alpha`: Kernel Usage Regularisation (David, Pedrini and Dias, VISAPP 2022): the weights used are
+    W * alpha * softmax(W) over the kernels of each class, so a class leans on few kernels."""
+
+    def __init__(self, kur_alpha: float | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.kur_alpha = kur_alpha
+        self.features = nn.Identity()
+
+    def weight(self) -> torch.Tensor:
+        w = self.conv_seg.weight
+        return w * self.kur_alpha * w.softmax(dim=1) if self.kur_alpha else w
+
+    def forward(self, inputs) -> torch.Tensor:
+        maps = F.conv2d(self.features(self._transform_inputs(inputs)), self.weight(), self.conv_seg.bias)
+        return maps.mean(dim=(2, 3), keepdim=True)
+
+    def loss_by_feat(self, seg_logits: torch.Tensor, batch_data_samples) -> dict:
+        tags = torch.as_tensor(np.stack([s.metainfo["tags"] for s in batch_data_samples]), device=seg_logits.device)
+        return {"loss_tags": F.binary_cross_entropy_with_logits(seg_logits.flatten(1), tags)}
+
+
+@TRANSFORMS.register_module()
+class TagCrop(BaseTransform):
+    """Tags of a training image: the given tags of a tagged image (kept whole), or, for a labelled image,
+    a random square crop (side a `crop` fraction of the image, resized back) tagged from its mask. Of
+    `candidates` random crops, one is kept whose tag set is drawn uniformly from the sets they show, so
+    rarer combinations (a towel without its seam) are seen as often as common ones."""
+
+    def __init__(self, crop: tuple[float, float] = (0.1, 0.5), min_pixels: int = 4, candidates: int = 8) -> None:
+        self.crop, self.min_pixels, self.candidates = crop, min_pixels, candidates
+
+    def _random_crop(self, mask: np.ndarray) -> tuple[tuple[slice, slice], tuple[str, ...]]:
+        h, w = mask.shape
+        side = max(8, int(round(np.random.uniform(*self.crop) * min(h, w))))
+        y, x = np.random.randint(0, h - side + 1), np.random.randint(0, w - side + 1)
+        crop = (slice(y, y + side), slice(x, x + side))
+        return crop, tuple(tags_of_mask(mask[crop], self.min_pixels))
+
+    def transform(self, results: dict) -> dict:
+        if results.get("tags") is None:
+            mask = read_mask(results["seg_map_path"])
+            by_tags = dict(self._random_crop(mask)[::-1] for _ in range(self.candidates))
+            tags = sorted(by_tags)[np.random.randint(len(by_tags))]
+            h, w = mask.shape
+            results["img"] = cv2.resize(results["img"][by_tags[tags]], (w, h), interpolation=cv2.INTER_LINEAR)
+            results["tags"] = list(tags)
+        results["tags"] = tag_matrix([results["tags"]])[0]
+        return results
+
+
+@DATASETS.register_module()
+class TaggedImages(BaseDataset):
+    """Images with given tags (`{"image", "tags"}`) or with a mask to crop and tag (`{"image", "mask"}`)."""
+
+    METAINFO = dict(classes=TAG_CLASSES)
+
+    def __init__(self, samples: list[dict], **kwargs) -> None:
+        self._samples = samples
+        super().__init__(data_root="", lazy_init=False, serialize_data=False, **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        return [dict(img_path=s["image"], seg_map_path=s.get("mask"), tags=s.get("tags"), seg_fields=[],
+                     reduce_zero_label=False, sample_idx=i) for i, s in enumerate(self._samples)]
+
+
+def classifier_config(model: dict, size: int, head: dict | None = None) -> dict:
+    """The segmentation model entry's EncoderDecoder with `TagHead` (one output per tag class) as head."""
+    config = model_config(model, size)
+    seg_head = config["decode_head"]
+    if model["arch"] not in ("unet", "encdec"):
+        raise ValueError(f"pseudolabel: the tag classifier needs a unet or encdec backbone, not {model['arch']!r}")
+    config["decode_head"] = dict(type="TagHead", in_channels=seg_head["in_channels"], channels=seg_head["in_channels"],
+                                 in_index=seg_head["in_index"], num_classes=len(TAG_CLASSES), dropout_ratio=0.0,
+                                 norm_cfg=None, align_corners=False, **(head or {}))
+    return config
+
+
+def build_classifier(model: dict, size: int, head: dict | None = None) -> nn.Module:
+    """An untrained tag classifier."""
+    from mmseg.utils import register_all_modules
+
+    register_all_modules(init_default_scope=True)
+    return MODELS.build(classifier_config(model, size, head))
+
+
+def load_classifier(weights: str | os.PathLike, model: dict, size: int, head: dict | None = None,
+                    device: str = "auto") -> nn.Module:
+    """A trained tag classifier in eval mode."""
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: tag classifier weights not found (run `realitygap pseudolabel classifier`)")
+    net = build_classifier(model, size, head)
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return net.to(resolve_device(device)).eval()
+
+
+def tag_probabilities(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Sigmoid tag probabilities (N, C) of uint8 RGB images (N, H, W, 3)."""
+    from realitygap.models import forward_logits
+
+    with torch.no_grad():
+        return torch.sigmoid(forward_logits(net, images)[:, :, 0, 0])
+
+
+def classifier_runner_config(model: dict, cfg: dict, size: int, samples: list[dict], work_dir: Path,
+                             seed: int) -> dict:
+    """The mmengine config that trains the tag classifier on `samples`."""
+    from realitygap.train.stage import loop_config
+
+    pipeline = [dict(type="LoadImageFromFile"), dict(type="TagCrop", crop=tuple(cfg["crop"]), min_pixels=cfg["min_pixels"],
+                                                         candidates=cfg["candidates"]),
+                dict(type="RandomFlip", prob=0.5),
+                dict(type="PackSegInputs", meta_keys=("img_path", "ori_shape", "img_shape", "flip", "tags"))]
+    return loop_config(cfg, work_dir, seed) | dict(
+        default_scope="mmseg",
+        model=classifier_config(model, size, cfg.get("head")),
+        train_dataloader=dict(batch_size=cfg["batch_size"], num_workers=0, persistent_workers=False,
+                              sampler=dict(type="InfiniteSampler", shuffle=True),
+                              dataset=dict(type="TaggedImages", samples=samples, pipeline=pipeline)),
+        optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),
+        param_scheduler=[dict(type="PolyLR", eta_min=cfg["lr"] * 0.01, power=0.9, begin=0, end=cfg["iters"],
+                              by_epoch=False)],
+    )
+
+
+def save_weights(net: nn.Module, path: Path) -> None:
+    """The trained network's state dict, written atomically."""
+    with atomic_path(path) as tmp:
+        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
+
+
+def train_classifier(model: dict, cfg: dict, size: int, samples: list[dict], out: str | os.PathLike, seed: int,
+                     device: str = "auto") -> dict:
+    """Train the tag classifier and write `<out>/model.pth` and `<out>/train.json`."""
+    from realitygap.train.stage import claim_work_dir, run_runner
+
+    out = Path(out)
+    if not samples:
+        raise ValueError("pseudolabel classifier: no training images")
+    work_dir = out / "work_dir"
+    claim_work_dir(work_dir, hashlib.sha256(json.dumps([model, cfg, size, seed, samples], sort_keys=True).encode()).hexdigest())
+    runner = run_runner(classifier_runner_config(model, cfg, size, samples, work_dir, seed), device)
+    net = runner.model.module if hasattr(runner.model, "module") else runner.model
+    save_weights(net, out / "model.pth")
+    summary = {"model": model, "params": cfg, "samples": len(samples), "tagged": sum(s.get("tags") is not None for s in samples),
+               "classes": list(TAG_CLASSES), "seed": seed}
+    write_json(out / "train.json", summary)
+    return summary
