@@ -173,7 +173,8 @@ def cam_priors(net: torch.nn.Module, images: np.ndarray, tags: np.ndarray, cfg: 
 def pseudo_labels(net: torch.nn.Module, images: np.ndarray, tags: np.ndarray, model: dict, cfg: dict, size: int,
                   seed: int, work: Path, device: str = "auto") -> dict[str, np.ndarray]:
     """Label maps (N, H, W) after each step, in order: `prior_<method>` per CAM method, `crf` (the refined
-    method's priors), `affinity` (their random walk), `final` (uncertain pixels IGNORE)."""
+    method's priors), `affinity` (the random walk of the CRF marginals, or of the priors as in AffinityNet:
+    `affinity.walk`), `final` (uncertain pixels IGNORE)."""
     from realitygap.models import _stride
 
     scores = cam_priors(net, images, tags, cfg, _stride(model))
@@ -185,7 +186,7 @@ def pseudo_labels(net: torch.nn.Module, images: np.ndarray, tags: np.ndarray, mo
     aff_cfg = cfg["affinity"] | {"checkpoint_interval": cfg["affinity"]["iters"]}
     aff_net = train_affinity(model, aff_cfg, size, images, confident_labels(refined, aff_cfg["confidence"]), work,
                              derive_seed(seed, "pseudolabel", "affinity"), device)
-    walked = normalised(propagate(aff_net, images, prior, aff_cfg))
+    walked = normalised(propagate(aff_net, images, refined if aff_cfg["walk"] == "crf" else prior, aff_cfg))
     labels["affinity"] = walked.argmax(1).astype(np.uint8)
     labels["final"] = confident_labels(walked, cfg["ignore_below"])
     return labels
