@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from realitygap.io import InputError, read_json, read_mask, write_json, write_png
+from realitygap.io import InputError, read_image, read_json, read_mask, write_json, write_png
 from realitygap.pseudolabel.affinity import affinity_loss, random_walk, transition_matrix
 from realitygap.pseudolabel.crf import dense_crf
 from realitygap.pseudolabel.tags import contradictions, read_tags, tags_of_mask
@@ -230,3 +230,19 @@ def test_unlabeled_photos_with_a_tags_file_are_pseudo_labelled_through_the_cli(r
     assert all(s["mIoU_vs_truth"] is None for s in steps["steps"].values())      # no pixel labels to score
     assert read_json(tmp_path / "classifier" / "train.json")["tagged"] == steps["images"]
     assert len(read_json(tmp_path / "pseudo" / "manifest.json")["samples"]) == steps["labelled"]
+
+
+def test_without_tags_the_sim_models_predictions_tag_the_images(rendered, small_model, tmp_path):
+    from realitygap.pseudolabel.classifier import save_weights
+    from realitygap.pseudolabel.stage import net_labels, target_entries, target_tags
+
+    dataset, split = rendered["real"]
+    save_weights(small_model, tmp_path / "sim.pth")
+    entries = target_entries(dataset, split)
+    witness = {"weights": tmp_path / "sim.pth", "model": MODEL, "size": 48, "device": "cpu"}
+    tags = target_tags(entries, dataset, "predicted", 4, witness)
+    images = torch.from_numpy(np.stack([read_image(e["image"]) for e in entries]))
+    expected = [tags_of_mask(label, 4) for label in net_labels(small_model, images)]
+    assert [tags[e["id"]] for e in entries] == expected
+    with pytest.raises(ValueError, match="need the sim-trained model"):
+        target_tags(entries, dataset, "predicted", 4)
