@@ -157,7 +157,8 @@ def test_contradictions_flag_both_directions():
 
 def _confident_classifier(folder: Path) -> None:
     """A tag classifier that is sure every image shows a towel and a seam (zero weights, bias +8)."""
-    from realitygap.pseudolabel.classifier import build_classifier, save_weights
+    from realitygap.models import save_weights
+    from realitygap.pseudolabel.classifier import build_classifier
 
     net = build_classifier(MODEL, 48)
     with torch.no_grad():
@@ -233,7 +234,7 @@ def test_unlabeled_photos_with_a_tags_file_are_pseudo_labelled_through_the_cli(r
 
 
 def test_without_tags_the_sim_models_predictions_tag_the_images(rendered, small_model, tmp_path):
-    from realitygap.pseudolabel.classifier import save_weights
+    from realitygap.models import save_weights
     from realitygap.pseudolabel.stage import net_labels, target_entries, target_tags
 
     dataset, split = rendered["real"]

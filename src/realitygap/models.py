@@ -124,6 +124,14 @@ def load_model(weights: str | os.PathLike, model: dict, size: int, device: str =
     return net.to(resolve_device(device)).eval()
 
 
+def save_weights(net: nn.Module, path: str | os.PathLike) -> None:
+    """A network's state dict on the CPU, written atomically (what `load_model` and its kin read)."""
+    from realitygap.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
+
+
 def normalise(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """uint8 RGB (N, H, W, 3) to the normalised float (N, 3, H, W) the model's preprocessor makes."""
     x = images.permute(0, 3, 1, 2).float().to(next(net.parameters()).device)

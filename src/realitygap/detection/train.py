@@ -10,14 +10,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import torch
-
 from realitygap.detection.data import instance_samples
 from realitygap.detection.losses import classification_loss
 from realitygap.detection.model import maskrcnn_config
-from realitygap.io import InputError, atomic_path, write_json
+from realitygap.io import InputError, write_json
+from realitygap.models import save_weights
 from realitygap.seeding import derive_seed
-from realitygap.train.stage import claim_work_dir, loop_config, run_fingerprint, run_runner
+from realitygap.train.stage import claim_work_dir, loop_config, run_fingerprint, run_runner, trained_net
 
 
 def category_counts(samples: list[dict], categories: list[str]) -> list[int]:
@@ -89,9 +88,7 @@ def run_train_instances(sources: list[dict], model: dict, loss: str, cfg: dict, 
     runner = run_runner(detector_runner_config(model, loss_cls, cfg, categories, train, work_dir, run_seed), device,
                         channels_last=False)
     elapsed = time.time() - started
-    net = runner.model.module if hasattr(runner.model, "module") else runner.model
-    with atomic_path(out / "model.pth") as tmp:
-        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
+    save_weights(trained_net(runner), out / "model.pth")
     summary = {"mix": mix, "loss": loss, "loss_cls": loss_cls, "model": model, "categories": categories,
                "instances_per_category": dict(zip(categories, category_counts(train, categories))),
                "train_images": len(train), "iters": cfg["iters"], "batch_size": cfg["batch_size"],

@@ -24,8 +24,8 @@ from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 from torch import nn
 from torch.nn import functional as F
 
-from realitygap.io import atomic_path, read_mask, write_json
-from realitygap.models import model_config, resolve_device
+from realitygap.io import read_mask, write_json
+from realitygap.models import model_config, resolve_device, save_weights
 from realitygap.pseudolabel.tags import TAG_CLASSES, tag_matrix, tags_of_mask
 
 CAM_LAYER = "decode_head.features"
@@ -163,16 +163,10 @@ def classifier_runner_config(model: dict, cfg: dict, size: int, samples: list[di
     )
 
 
-def save_weights(net: nn.Module, path: Path) -> None:
-    """The trained network's state dict, written atomically."""
-    with atomic_path(path) as tmp:
-        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
-
-
 def train_classifier(model: dict, cfg: dict, size: int, samples: list[dict], out: str | os.PathLike, seed: int,
                      device: str = "auto") -> dict:
     """Train the tag classifier and write `<out>/model.pth` and `<out>/train.json`."""
-    from realitygap.train.stage import claim_work_dir, run_runner
+    from realitygap.train.stage import claim_work_dir, run_runner, trained_net
 
     out = Path(out)
     if not samples:
@@ -180,8 +174,7 @@ def train_classifier(model: dict, cfg: dict, size: int, samples: list[dict], out
     work_dir = out / "work_dir"
     claim_work_dir(work_dir, hashlib.sha256(json.dumps([model, cfg, size, seed, samples], sort_keys=True).encode()).hexdigest())
     runner = run_runner(classifier_runner_config(model, cfg, size, samples, work_dir, seed), device)
-    net = runner.model.module if hasattr(runner.model, "module") else runner.model
-    save_weights(net, out / "model.pth")
+    save_weights(trained_net(runner), out / "model.pth")
     summary = {"model": model, "params": cfg, "samples": len(samples), "tagged": sum(s.get("tags") is not None for s in samples),
                "classes": list(TAG_CLASSES), "seed": seed}
     write_json(out / "train.json", summary)

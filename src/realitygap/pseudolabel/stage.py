@@ -125,7 +125,7 @@ def train_affinity(model: dict, cfg: dict, size: int, images: np.ndarray, labels
                    seed: int, device: str) -> torch.nn.Module:
     """Train the affinity net on images (N, H, W, 3) with confident labels (both written under `work`),
     return it in eval mode."""
-    from realitygap.train.stage import _dataloader, claim_work_dir, loop_config, run_runner
+    from realitygap.train.stage import _dataloader, claim_work_dir, loop_config, run_runner, trained_net
 
     samples = []
     for i, (image, label) in enumerate(zip(images, labels)):
@@ -142,8 +142,7 @@ def train_affinity(model: dict, cfg: dict, size: int, images: np.ndarray, labels
         optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),
         param_scheduler=[dict(type="PolyLR", eta_min=cfg["lr"] * 0.01, power=0.9, begin=0, end=cfg["iters"], by_epoch=False)])
     runner = run_runner(config, device)
-    net = runner.model.module if hasattr(runner.model, "module") else runner.model
-    return net.to(memory_format=torch.contiguous_format).eval()
+    return trained_net(runner).to(memory_format=torch.contiguous_format).eval()
 
 
 def propagate(net: torch.nn.Module, images: np.ndarray, scores: np.ndarray, cfg: dict) -> np.ndarray:
@@ -210,7 +209,8 @@ def run_label(dataset: str, split: str, classifier_dir: str, model: dict, cfg: d
     probs = np.concatenate([classifier.tag_probabilities(net, torch.from_numpy(images[s:s + 32])).cpu().numpy()
                             for s in range(0, len(images), 32)])
     contradicted = contradictions(ids, tags, probs, *cfg["contradiction"])
-    keep = np.array([i not in {c["image"] for c in contradicted} for i in ids])
+    left_out = {c["image"] for c in contradicted}
+    keep = np.array([i not in left_out for i in ids])
     images, tags, truth = images[keep], tags[keep], truth[keep] if truth is not None else None
     labels = pseudo_labels(net, images, tags, model, cfg, size, seed, results / "affinity", device)
     steps = {name: step_scores(label, truth) for name, label in labels.items()}

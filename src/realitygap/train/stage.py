@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from realitygap.data import Sample, load_samples, source_samples
-from realitygap.io import atomic_path, read_mask, write_json
+from realitygap.io import read_mask, write_json
 from realitygap.losses import frequency_weights, needs_frequencies
-from realitygap.models import model_config, resolve_device
+from realitygap.models import model_config, resolve_device, save_weights
 from realitygap.seeding import derive_seed
 
 
@@ -107,6 +107,11 @@ def run_runner(config: dict, device: str = "auto", hooks: tuple = (), channels_l
     return runner
 
 
+def trained_net(runner) -> torch.nn.Module:
+    """The Runner's model, unwrapped from a distributed wrapper if there is one."""
+    return runner.model.module if hasattr(runner.model, "module") else runner.model
+
+
 def fit(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample], work_dir: Path, seed: int,
         device: str = "auto", val_interval: int | None = None, hooks: tuple = (), experiment: str | None = None):
     """Build mmengine's Runner for one training run, train it and return it. `val_interval` validates
@@ -167,9 +172,7 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
     started = time.time()
     runner = fit(model, cfg, size, train, val or train[:8], work_dir, run_seed, device)
     elapsed = time.time() - started
-    net = runner.model.module if hasattr(runner.model, "module") else runner.model
-    with atomic_path(out / "model.pth") as tmp:
-        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
+    save_weights(trained_net(runner), out / "model.pth")
     val_scores = {key[len("val/"):]: float(buf.current()) for key, buf in runner.message_hub.log_scalars.items()
                   if key.startswith("val/") and not key.endswith("time")}     # scores, not the loop's timings
     loss, class_weights = training_loss(model, cfg, train)
