@@ -116,10 +116,16 @@ def build_model(model: dict, size: int, loss: str | list | None = None) -> nn.Mo
 
 def load_model(weights: str | os.PathLike, model: dict, size: int, device: str = "auto") -> nn.Module:
     """A trained model in eval mode, from the `model.pth` state dict written by `train`."""
+    return load_weights(lambda: build_model(model, size), weights, device, "run the train stage first")
+
+
+def load_weights(build, weights: str | os.PathLike, device: str = "auto", hint: str = "") -> nn.Module:
+    """The network `build()` makes, with the state dict at `weights` (a missing file names `hint`), in
+    eval mode on `device`."""
     path = Path(weights)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: trained weights not found (run the train stage first)")
-    net = build_model(model, size)
+        raise FileNotFoundError(f"{path}: trained weights not found ({hint})")
+    net = build()
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return net.to(resolve_device(device)).eval()
 

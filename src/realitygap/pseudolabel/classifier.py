@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from realitygap.io import read_mask, write_json
-from realitygap.models import model_config, resolve_device, save_weights
+from realitygap.models import load_weights, model_config, save_weights
 from realitygap.pseudolabel.tags import TAG_CLASSES, tag_matrix, tags_of_mask
 
 CAM_LAYER = "decode_head.features"
@@ -126,12 +126,8 @@ def build_classifier(model: dict, size: int, head: dict | None = None) -> nn.Mod
 def load_classifier(weights: str | os.PathLike, model: dict, size: int, head: dict | None = None,
                     device: str = "auto") -> nn.Module:
     """A trained tag classifier in eval mode."""
-    path = Path(weights)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: tag classifier weights not found (run `realitygap pseudolabel classifier`)")
-    net = build_classifier(model, size, head)
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return net.to(resolve_device(device)).eval()
+    return load_weights(lambda: build_classifier(model, size, head), weights, device,
+                        "run `realitygap pseudolabel classifier`")
 
 
 def tag_probabilities(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
