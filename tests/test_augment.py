@@ -236,3 +236,33 @@ def test_xai_guided_rerenders_the_diagnosed_render_factors(rendered, small_model
     seam = mask == 2
     assert np.array_equal(out_mask, mask)
     assert not np.array_equal(out[seam], image[seam]) and np.array_equal(out[mask == 0], image[mask == 0])
+
+
+def test_counterfactual_policy_keeps_masks_scales_its_maps_and_reports_flips(rendered, small_model, tmp_path):
+    weights = tmp_path / "model.pth"
+    torch.save(small_model.state_dict(), weights)
+    model = {"weights": str(weights), "model": {"arch": "unet", "base_channels": 8, "num_stages": 3}, "size": 48,
+             "device": "cpu"}
+    real, real_split = rendered["real"]
+    references = [s.image for s in load_samples(real, real_split, "train")]
+    policy = build_policy("cf", {"cf": {"type": "counterfactual", "iters": 6, "batch_size": 4, "min_strength": 0.5}},
+                          PolicyContext(references=references, model=model))
+    dataset, split = rendered["sim"]
+    samples = load_samples(dataset, split, "train")[:4]
+    policy.prepare(samples)
+    assert set(policy.maps) == {s.id for s in samples}
+    summary = policy.summary
+    assert summary["images"] == 4 and summary["failed_pixels_pct"] > 0       # an untrained model fails somewhere
+    assert summary["flip_rate_of_failed"] is None or 0 <= summary["flip_rate_of_failed"] <= 1
+    sample = samples[0]
+    image, mask = read_image(sample.image), read_mask(sample.mask)
+    out, out_mask = policy(image, mask, seed=3, sample=sample)
+    again, _ = policy(image, mask, seed=3, sample=sample)
+    assert np.array_equal(out_mask, mask) and np.array_equal(out, again)      # labels follow the target: the truth
+    change = out.astype(float) - image
+    full = policy.maps[sample.id]
+    assert np.abs(full).max() > 2                                              # grey levels
+    strength = (change * full).sum() / (full * full).sum()                    # least-squares scale of M in the copy
+    assert 0.45 <= strength <= 1.05
+    with pytest.raises(ValueError, match="source model and reference images"):
+        build_policy("cf", {"cf": {"type": "counterfactual"}})

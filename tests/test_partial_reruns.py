@@ -24,6 +24,8 @@ CHANGES = {
     "explain": ("explain.options.rise.masks", 30, [f"results/explanations/{m}/unet/rise" for m in BASE]),
     "diagnose": ("diagnose.inpaint_radius", 5, ["results/explanations/diagnosis/unet/diagnosis.json"]),
     "score": ("score.deletion_steps", 8, ["score_explanations"]),
+    "image_quality": ("image_quality.kid_subsets", 7, ["results/scores/image_quality.json"]),
+    "frontier": ("frontier.steps", 4, ["results/explanations/frontier/unet"]),
     "augment": ("augment.policies.camera.vignetting", 0.2, ["data/augmented/camera", "data/augmented/camera_style"]),
     "simsearch": ("simsearch.iters", 6, ["results/simsearch/workers/0.json"]),
     "experiments": ("experiments.probe.num_images", 3, ["probe"]),

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.slow
 def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     metrics = json.loads((tiny_run / "results/report/metrics.json").read_text())
     matrix = metrics["semantic"]["matrix"]
-    policies = ["camera", "style", "randomise", "baseline", "xai_guided", "camera_style"]
+    policies = ["camera", "style", "randomise", "baseline", "xai_guided", "counterfactual", "camera_style"]
     pseudo = ["sim+pseudo_real", "pseudo_real"]
     assert set(matrix) == {"sim", "real", "sim+real10", "searched", *pseudo, *(f"aug_{p}" for p in policies)}
     for row in matrix.values():
@@ -49,10 +50,24 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     assert set(diagnosis["cka"]["real"]) == set(yaml.safe_load((REPO / "params.yaml").read_text())
                                                ["profiles"]["tiny"]["diagnose"]["cka_layers"])
     assert metrics["diagnosis"]["ranked_causes"] == diagnosis["ranked_causes"]
+    for role in ("source", "target"):                                      # counterfactuals of sim and real models
+        cf = diagnosis["counterfactual"][role]["real"]
+        assert cf["counterfactuals"] >= 1 and 0 <= cf["flip_rate"] <= 100 and "seam" in cf["share"]
+    assert metrics["diagnosis"]["counterfactual"] == diagnosis["counterfactual"]
+    with np.load(tiny_run / "results/explanations/sim/unet/counterfactual/arrays.npz") as arrays:
+        assert arrays["counterfactual"].shape == (*arrays["after"].shape, 3)
+    quality = metrics["image_quality"]["sets"]
+    assert set(quality) == {"no augmentation (sim)", "real test", *policies}
+    assert all(v["fid"] >= 0 and v["images"] > 0 and 1 <= v["is"] <= 3 for v in quality.values())
+    assert all(metrics["policies"][p]["fid"] == quality[p]["fid"] for p in policies)
     csv = (tiny_run / "results/scores/matrix.csv").read_text().splitlines()
     assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies) + 1 + len(pseudo))
     html = (tiny_run / "results/report/report.html").read_text()
-    assert html.count("<img") == 12 and "data:image/png;base64," in html     # 6, ablations, probe, 3 instance, pseudo
+    assert html.count("<img") == 15 and "data:image/png;base64," in html     # 9, ablations, probe, 3 instance, pseudo
+    assert "Counterfactual maps" in html and "FID (own features)" in html and "generative frontier" in html
+    frontier = json.loads((tiny_run / "results/explanations/frontier/unet/frontier.json").read_text())
+    assert metrics["frontier"] == frontier["summary"] and frontier["summary"]["pairs"] == 2
+    assert len(frontier["gan"]) == 2 and all(len(w["p_target"]) == 5 for w in frontier["walks"])
     assert "reality gap" in (tiny_run / "results/report/summary.md").read_text()
 
 

@@ -75,6 +75,9 @@ def _score(a) -> None:
     elif a.what == "policies":
         from realitygap.score.policies import run_score_policies
         run_score_policies(a.matrix, a.replicates, a.policies, a.model_name, a.out, extra=a.extra)
+    elif a.what == "quality":
+        from realitygap.score.image_quality import run_image_quality
+        run_image_quality(a.weights, a.model, a.size, a.reference, a.sets, a.params, a.out, a.device, a.seed)
     else:
         stage.run_score_explanations(a.inputs[0], a.weights, a.model, a.size, a.datasets, a.out, a.device,
                                      a.params)
@@ -90,7 +93,7 @@ def _summarize(a) -> None:
     from realitygap.summarize.stage import run_summarize
     run_summarize(a.matrix, a.explanations, a.xai_scores, a.timings, a.params, a.all_params, a.out,
                   a.diagnosis, a.policies, a.simsearch, a.experiments, a.instances, a.instance_explanations,
-                  a.pseudolabel)
+                  a.pseudolabel, a.image_quality, a.frontier)
 
 
 def _simsearch(a) -> None:
@@ -149,6 +152,11 @@ def _pseudolabel(a) -> None:
     else:
         stage.run_label(a.dataset, a.split, a.classifier, a.model, a.params, a.size, a.seed, a.out, a.results,
                         a.device)
+
+
+def _frontier(a) -> None:
+    from realitygap.frontier.stage import run_frontier
+    run_frontier(a.datasets, a.weights, a.model, a.size, a.params, a.out, a.device, a.seed)
 
 
 def _dvc(a) -> None:
@@ -231,9 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", type=_json, required=True, help="JSON diagnose section of params")
     p.add_argument("--out", required=True, help="diagnosis.json")
 
-    p = stage("score", _score, "Score predictions, gather the gap matrix, score explanations, or the "
-                               "policies' gap closure over seeds.")
-    p.add_argument("what", choices=["segmentation", "matrix", "explanations", "policies"])
+    p = stage("score", _score, "Score predictions, gather the gap matrix, score explanations, the "
+                               "policies' gap closure over seeds, or the training sets' image quality.")
+    p.add_argument("what", choices=["segmentation", "matrix", "explanations", "policies", "quality"])
     p.add_argument("inputs", nargs="*")
     p.add_argument("--matrix", help="policies: matrix.json of the main run")
     p.add_argument("--replicates", nargs="*", default=[], help="policies: replicate real.json score files")
@@ -248,7 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--datasets", type=_json, help="explanations: JSON {domain: dataset}")
     p.add_argument("--params", type=_json, default={},
-                   help="explanations: JSON {deletion_steps, sanity_images} (the score section of params)")
+                   help="explanations: JSON {deletion_steps, sanity_images} (the score section of params); "
+                        "quality: the image_quality section")
+    p.add_argument("--reference", type=_json, help="quality: JSON {dataset, split}: the real images compared with")
+    p.add_argument("--sets", type=_json, help="quality: JSON {name: {dataset, split, subset} or "
+                                              "{dataset, augmented: true}}")
+    p.add_argument("--seed", type=int, default=0, help="quality: seed of the KID subsets")
     p.add_argument("--out", required=True)
 
     p = stage("augment", _augment, "Apply an augmentation policy to the training samples of a mix.")
@@ -278,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "then needs `instance`")
     p.add_argument("--instance-explanations", help="folder of `instances explain` (maps, meta.json, figure)")
     p.add_argument("--pseudolabel", help="folder of `pseudolabel label` results (steps.json, examples.png)")
+    p.add_argument("--frontier", help="folder of `frontier` results (frontier.json, strips.png, gan_epochs.png)")
+    p.add_argument("--image-quality", help="image_quality.json of `score quality` (FID / KID / IS of the training sets)")
     p.add_argument("--params", type=_json, required=True,
                    help="JSON: primary_model, methods, policies, attribution_images")
     p.add_argument("--all-params", type=_json, default={}, help="JSON of the whole params, for the report")
@@ -355,6 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
     _training_args(p, "JSON model entry whose backbone the nets use", "JSON pseudolabel section of params")
     p.add_argument("--results", help="label: folder for steps.json, examples.png and the affinity net")
     p.add_argument("--out", required=True, help="classifier: model folder; label: pseudo-labelled dataset folder")
+
+    p = stage("frontier", _frontier, "Generative frontier explorer: a VAE and a domain classifier on both domains, "
+                                     "latent walks from source to target test images through both models, and a "
+                                     "WGAN-GP with the domain classifier in the loop.")
+    p.add_argument("--datasets", type=_json, required=True, help="JSON {source: [dataset, split], target: [...]}")
+    p.add_argument("--weights", type=_json, required=True,
+                   help="JSON {mix: model.pth} of the params' source_mix and target_mix")
+    _training_args(p, "JSON model entry of the segmentation models", "JSON frontier section of params")
+    p.add_argument("--out", required=True, help="output folder")
 
     p = stage("dvc", _dvc, "Version a run with DVC: `track` dvc-adds the workflow's outputs; `restore` pulls "
                            "them and marks them current for Snakemake, so nothing reruns.")

@@ -9,14 +9,19 @@ def policy_types(wc):
     return {cfg.get("type", n) for n, cfg in policy_slice(wc).items()}
 
 
+MODEL_POLICIES = {"xai_guided", "counterfactual"}    # policy types that read the source model
+
+
 def augment_inputs(wc):
-    """Source datasets and splits, the reference domain's, and for xai_guided the diagnosis and source model."""
+    """Source datasets and splits, the reference domain's, the diagnosis for xai_guided, the source model for
+    the policies that read it."""
     files = [p for src in mix_sources(AUGMENT["source_mix"]) for p in (src["dataset"], src["split"])]
     if "reference_domain" in AUGMENT:
         files += [f"data/raw/{AUGMENT['reference_domain']}", f"data/splits/{AUGMENT['reference_domain']}.json"]
     if "xai_guided" in policy_types(wc):
-        files += [f"results/explanations/diagnosis/{PRIMARY}/diagnosis.json",
-                  f"results/models/{AUGMENT['source_mix']}/{PRIMARY}/model.pth"]
+        files += [f"results/explanations/diagnosis/{PRIMARY}/diagnosis.json"]
+    if policy_types(wc) & MODEL_POLICIES:
+        files += [f"results/models/{AUGMENT['source_mix']}/{PRIMARY}/model.pth"]
     return files
 
 
@@ -26,8 +31,9 @@ def augment_context(wc):
     if "reference_domain" in AUGMENT:
         args += ["--references", as_json([raw_source(AUGMENT["reference_domain"])])]
     if "xai_guided" in policy_types(wc):
-        args += ["--diagnosis", f"results/explanations/diagnosis/{PRIMARY}/diagnosis.json",
-                 "--source-model", as_json({"weights": f"results/models/{AUGMENT['source_mix']}/{PRIMARY}/model.pth",
+        args += ["--diagnosis", f"results/explanations/diagnosis/{PRIMARY}/diagnosis.json"]
+    if policy_types(wc) & MODEL_POLICIES:
+        args += ["--source-model", as_json({"weights": f"results/models/{AUGMENT['source_mix']}/{PRIMARY}/model.pth",
                                             "model": config["train"]["models"][PRIMARY], "size": SIZE,
                                             "device": DEVICE})]
     return shlex.join(args)

@@ -16,6 +16,7 @@ INGESTED = list(config.get("ingest", {}))
 DOMAINS = RENDERED + INGESTED
 MODELS = list(config["train"]["models"])
 AUGMENT = config["augment"]
+IMAGE_QUALITY = config["image_quality"]
 POLICIES = list(AUGMENT["policies"])
 AUG_MIXES = [f"aug_{p}" for p in POLICIES]
 BASE_MIXES = list(config["train"]["mixes"])

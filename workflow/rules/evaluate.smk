@@ -90,3 +90,39 @@ rule score_policies:
     shell:
         "realitygap score policies --matrix {input.matrix} --replicates {input.replicates} "
         "--policies {params.policies:q} --extra {params.extra:q} --model-name {params.model} --out {output} 2> {log}"
+
+
+def quality_sets():
+    """The training sets whose image quality is measured: the source mix's images (no augmentation),
+    each policy's augmented copies, and the reference domain's test images (the floor)."""
+    ref = IMAGE_QUALITY["reference"]
+    sets = {f"no augmentation ({src['dataset'].split('/')[-1]})": {"dataset": src["dataset"], "split": src["split"]}
+            for src in mix_sources(AUGMENT["source_mix"])}
+    sets |= {p: {"dataset": f"data/augmented/{p}", "augmented": True} for p in POLICIES}
+    return sets | {f"{ref} test": {"dataset": f"data/raw/{ref}", "split": f"data/splits/{ref}.json", "subset": "test"}}
+
+
+rule score_image_quality:
+    input:
+        weights=f"results/models/{IMAGE_QUALITY['mix']}/{PRIMARY}/model.pth",
+        data=lambda wc: sorted({p for spec in quality_sets().values() for p in (spec["dataset"], spec.get("split")) if p}
+                               | {f"data/raw/{IMAGE_QUALITY['reference']}", f"data/splits/{IMAGE_QUALITY['reference']}.json"}),
+        code=code("score.image_quality"),
+    output:
+        "results/scores/image_quality.json",
+    params:
+        quality=slice_of("image_quality"),
+        reference=as_json(raw_source(IMAGE_QUALITY["reference"])),
+        sets=lambda wc: as_json(quality_sets()),
+        model=slice_of(f"train/models/{PRIMARY}"),
+        size=SIZE,
+        device=DEVICE,
+        seed=SEED,
+    log:
+        "logs/score/image_quality.log",
+    resources:
+        **cluster("score"),
+    shell:
+        "OMP_NUM_THREADS={threads} realitygap score quality --weights {input.weights} --model {params.model:q} "
+        "--size {params.size} --device {params.device} --reference {params.reference:q} --sets {params.sets:q} "
+        "--params {params.quality:q} --seed {params.seed} --out {output} 2> {log}"

@@ -12,6 +12,8 @@ rule summarize:
         instances=INSTANCE_SCORES,
         instance_explanations=[INSTANCE_EXPLANATIONS] if INSTANCE["explain"]["mixes"] else [],
         pseudolabel=[f"{PL_ROOT}/steps.json", f"{PL_ROOT}/examples.png"],
+        image_quality="results/scores/image_quality.json",
+        frontier=f"results/explanations/frontier/{PRIMARY}",
         code=code("summarize.stage"),
     output:
         metrics="results/report/metrics.json",
@@ -24,6 +26,7 @@ rule summarize:
                            category="Augmentation"),
         policy_attributions=report("results/report/policy_attributions.png",
                                    caption="../report/policy_attributions.rst", category="Augmentation"),
+        counterfactuals=["results/report/counterfactuals.png"] if "counterfactual" in METHODS else [],
         instance_figures=["results/report/instance_gap.png", "results/report/instance_longtail.png"]
                          if INSTANCE_RUNS else [],
     params:
@@ -42,4 +45,4 @@ rule summarize:
         "--all-params {params.everything:q} --simsearch {input.simsearch} --experiments " + EXP_ROOT + " "
         + ("--instances results/scores/instances " if INSTANCE_RUNS else "")
         + (f"--instance-explanations {INSTANCE_EXPLANATIONS} " if INSTANCE["explain"]["mixes"] else "")
-        + f"--pseudolabel {PL_ROOT} --out results/report 2> {{log}}"
+        + f"--pseudolabel {PL_ROOT} --image-quality {{input.image_quality}} --frontier {{input.frontier}} --out results/report 2> {{log}}"

@@ -3,12 +3,13 @@
 from realitygap.augment.base import Composite, Policy, PolicyContext
 from realitygap.augment.baseline import ImageTransformBaseline
 from realitygap.augment.camera import CameraEffects
+from realitygap.augment.counterfactual import CounterfactualPolicy
 from realitygap.augment.randomise import DomainRandomisation
 from realitygap.augment.style import StyleTransfer
 from realitygap.augment.xai_guided import XAIGuided
 
 POLICIES: dict[str, type[Policy]] = {cls.name: cls for cls in (
-    CameraEffects, StyleTransfer, DomainRandomisation, ImageTransformBaseline, XAIGuided)}
+    CameraEffects, StyleTransfer, DomainRandomisation, ImageTransformBaseline, XAIGuided, CounterfactualPolicy)}
 
 
 def build_policy(name: str, policies: dict[str, dict], context: PolicyContext | None = None) -> Policy:

@@ -24,6 +24,7 @@ class PolicyContext:
     references: list[Path] = field(default_factory=list)
     diagnosis: dict | None = None
     model: dict | None = None          # {"weights", "model", "size", "device"} of the source model
+    seed: int = 0                      # the run's seed, for policies that train something
 
 
 class Policy:
@@ -42,6 +43,7 @@ class Policy:
             raise ValueError(f"augment policy {self.name!r}: unknown params {unknown} (known: {sorted(self.options)})")
         self.cfg = {**self.options, **cfg}
         self.context = context or PolicyContext()
+        self.summary: dict = {}            # what prepare() measured, written to the dataset's manifest
         self.transform = self.build(self.cfg)
 
     def build(self, cfg: dict) -> A.BaseCompose:
@@ -76,10 +78,12 @@ class Composite(Policy):
         self.parts = parts
         self.cfg = {"compose": [p.name for p in parts]}
         self.needs = frozenset().union(*(p.needs for p in parts))
+        self.summary = {}
 
     def prepare(self, samples: list[Sample]) -> None:
         for part in self.parts:
             part.prepare(samples)
+        self.summary = {p.name: p.summary for p in self.parts if p.summary}
 
     def __call__(self, image: np.ndarray, mask: np.ndarray, seed: int,
                  sample: Sample | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,8 @@ def policy_context(references: list[dict] | None = None, diagnosis: str | None =
     """What policies may use: reference images (training images of the target domain, labels unused),
     the diagnosis JSON and the source model."""
     refs = [s.image for s in source_samples(references or [], seed)]
-    return PolicyContext(references=refs, diagnosis=read_json(diagnosis) if diagnosis else None, model=source_model)
+    return PolicyContext(references=refs, diagnosis=read_json(diagnosis) if diagnosis else None, model=source_model,
+                         seed=seed)
 
 
 def run_augment(policy: str, policies: dict, sources: list[dict], seed: int, out: str | os.PathLike,
@@ -45,6 +46,6 @@ def run_augment(policy: str, policies: dict, sources: list[dict], seed: int, out
                 write_png(tmp / "masks" / f"{vid}.png", msk)
                 entries.append({"id": vid, "scene": sample.id, "image": f"images/{vid}.png", "mask": f"masks/{vid}.png"})
         write_json(tmp / "manifest.json", {"domain": f"augmented/{policy}", "policy": policy, "params": policies,
-                                           "copies": copies, "keep_source": keep_source,
+                                           "copies": copies, "keep_source": keep_source, "summary": transform.summary,
                                            "classes": list(CLASSES), "samples": entries})
     return {"samples": len(entries)}

@@ -10,7 +10,9 @@ a suspected cause. The target class's own region is a candidate too: a source mo
 the target's own look more than the target model does is hurt when that look differs between domains
 (the seam's contrast, stitches and ridge). Its score is the sum of the two; causes are ranked by it, and each region is
 named by the render factors acting there that differ between the two domains. Beside them: the rank
-correlation of the two models' maps per method, and linear CKA between their layers.
+correlation of the two models' maps per method, linear CKA between their layers, and with the
+`counterfactual` method what each model needs changed to answer otherwise (flip rates, directions,
+size and place of the change).
 """
 
 from __future__ import annotations
@@ -65,6 +67,24 @@ def attribution_evidence(explanations: dict[str, tuple[str, str]], class_name: s
                                  "area": _mean([100 * r[pick].mean()])}
                           for name, r in regions.items()}}
     return per_method
+
+
+def counterfactual_evidence(folders: tuple[str, str], class_name: str) -> dict:
+    """Per model (source, target) and domain, for the class: how many of its counterfactuals flipped,
+    in which direction, how large the change was (mean |M|, grey levels) and where |M| lay (%)."""
+    out = {}
+    for role, folder in zip(("source", "target"), folders):
+        meta = read_json(Path(folder) / "meta.json")
+        rows = [r for r in meta["counterfactual"]["rows"] if meta["classes"][r["target"]] == class_name]
+        out[role] = {}
+        for domain in sorted({meta["domains"][r["image"]] for r in rows}):
+            mine = [r for r in rows if meta["domains"][r["image"]] == domain]
+            out[role][domain] = {
+                "counterfactuals": len(mine), "flip_rate": _mean([100 * r["flipped"] for r in mine]),
+                "directions": {d: sum(r["direction"] == d for r in mine) for d in ("add", "remove")},
+                "mean_abs_change": _mean([r["mean_abs_change"] for r in mine]),
+                "share": {name: _mean([r["share"][name] for r in mine]) for name in mine[0]["share"]}}
+    return out
 
 
 def ablation_evidence(source, target, images: np.ndarray, truth: np.ndarray, regions: dict, class_name: str,
@@ -143,5 +163,7 @@ def run_diagnose(source_weights: str, target_weights: str, model: dict, size: in
               "images": len(samples), "ranked_causes": causes, "regions": ranked,
               "attribution": attribution, "ablation": ablation,
               "cka": cka_by_layer(source, target, images, cfg["cka_layers"], domains)}
+    if "counterfactual" in explanations:
+        result["counterfactual"] = counterfactual_evidence(explanations["counterfactual"], class_name)
     write_json(out, result)
     return result

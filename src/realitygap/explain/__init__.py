@@ -6,6 +6,7 @@ from realitygap.explain.instance import InstanceExplainer, InstanceTarget, match
 from realitygap.explain.instance_gradcam import InstanceGradCAM
 from realitygap.explain.instance_saliency import InstanceSaliency
 from realitygap.explain.base import CAMExplainer, Explainer, Target, build_targets, normalise_maps, target_score
+from realitygap.explain.counterfactual import Counterfactual
 from realitygap.explain.gradcam import GradCAM
 from realitygap.explain.gradcampp import GradCAMPlusPlus
 from realitygap.explain.integrated_gradients import IntegratedGradients
@@ -20,7 +21,7 @@ from realitygap.explain.smoothgrad import SmoothGrad
 
 METHODS: dict[str, type[Explainer]] = {cls.name: cls for cls in (
     Saliency, SmoothGrad, IntegratedGradients, GradCAM, GradCAMPlusPlus, ScoreCAM, LayerCAM, MinMaxCAM,
-    DMinMaxGradCAM, Occlusion, RISE, KernelSHAP, Activations)}
+    DMinMaxGradCAM, Occlusion, RISE, KernelSHAP, Activations, Counterfactual)}
 
 INSTANCE_METHODS: dict[str, type[InstanceExplainer]] = {cls.name: cls for cls in (
     DRISE, InstanceGradCAM, InstanceSaliency)}

@@ -131,6 +131,10 @@ class Explainer:
         """Raw maps (N, T, H, W) for normalised inputs `x`; subclasses implement this."""
         raise NotImplementedError
 
+    def describe(self, maps, regions: dict) -> None:
+        """Add region statistics of the maps (N, T, H, W) to `extras`, given the cue regions of the
+        explained images (name -> (N, H, W) bool); none by default."""
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Differentiable logits of the analysed model."""
         return forward_logits(self.net, x, normalised=True)

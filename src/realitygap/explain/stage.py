@@ -13,6 +13,7 @@ import torch
 
 from realitygap import CLASSES
 from realitygap.data import load_samples
+from realitygap.diagnose.regions import cue_regions
 from realitygap.explain import METHODS, build_targets
 from realitygap.io import atomic_dir, save_npz, write_json, write_png
 from realitygap.models import forward_logits, load_model
@@ -58,11 +59,15 @@ def explain_targets(net: torch.nn.Module, x: torch.Tensor, truth: np.ndarray, cf
 
 
 def save_extras(tmp: Path, extras: dict) -> dict:
-    """Write layer feature maps to `features.npz`; return the JSON-able rest for the metadata."""
+    """Write layer feature maps to `features.npz` and a method's other arrays to `arrays.npz`; return
+    the JSON-able rest for the metadata."""
     features = extras.pop("features", {})
     if features:
         save_npz(tmp / "features.npz", **{k.replace(".", "__"): v.numpy().astype(np.float16)
                                            for k, v in features.items()})
+    arrays = extras.pop("arrays", {})
+    if arrays:
+        save_npz(tmp / "arrays.npz", **arrays)
     return extras
 
 
@@ -79,6 +84,7 @@ def run_explain(weights: str, model: dict, size: int, method: str, cfg: dict,
     started = time.perf_counter()
     maps = explainer.explain(x, targets).cpu().numpy().astype(np.float32)
     elapsed = time.perf_counter() - started
+    explainer.describe(maps, cue_regions([s for _, s in chosen], truth))
     out = Path(out)
     with atomic_dir(out) as tmp:
         save_npz(tmp / "maps.npz", maps=maps.astype(np.float16), ids=np.array([s.id for _, s in chosen]),

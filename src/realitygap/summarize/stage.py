@@ -15,7 +15,9 @@ import numpy as np
 
 from realitygap import CLASSES, __version__
 from realitygap.io import read_image, read_json, write_json, write_text
+from realitygap.counterfactual import report as counterfactual_report
 from realitygap.detection import report as instance_report
+from realitygap.frontier import report as frontier_report
 from realitygap.experiments import report as experiments_report
 from realitygap.pseudolabel import report as pseudolabel_report
 from realitygap.summarize import figures
@@ -37,7 +39,9 @@ def diagnosis_summary(diagnoses: dict[str, dict], primary: str) -> dict:
     return {"ranked_causes": main["ranked_causes"], "model": primary,
             "regions": [{k: r[k] for k in ("region", "factors", "score", "attribution_points", "ablation_points")}
                         for r in main["regions"]],
-            "by_model": {m: d["ranked_causes"] for m, d in diagnoses.items()}}
+            "by_model": {m: d["ranked_causes"] for m, d in diagnoses.items()},
+            **({"source": main["source"], "target": main["target"], "counterfactual": main["counterfactual"]}
+               if "counterfactual" in main else {})}
 
 
 def diagnosis_text(diagnosis: dict) -> str:
@@ -166,7 +170,8 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
                   params: dict, out: str | os.PathLike, diagnosis_dir: str | None = None,
                   policies_file: str | None = None, simsearch_file: str | None = None,
                   experiments_dir: str | None = None, instances_dir: str | None = None,
-                  instance_explanations: str | None = None, pseudolabel_dir: str | None = None) -> dict:
+                  instance_explanations: str | None = None, pseudolabel_dir: str | None = None,
+                  image_quality: str | None = None, frontier_dir: str | None = None) -> dict:
     """Write metrics.json, summary.md, report.html and figures under `out`."""
     out = Path(out)
     matrix = read_json(matrix_file)
@@ -189,6 +194,10 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
         if primary not in diagnoses:
             raise FileNotFoundError(f"{diagnosis_dir}: no diagnosis of the primary model {primary!r}")
         metrics["diagnosis"] = diagnosis_summary(diagnoses, primary)
+        if "counterfactual" in metrics["diagnosis"]:
+            counterfactual_report.counterfactual_figure(
+                Path(explanations), [params["diagnose"]["source_mix"], params["diagnose"]["target_mix"]], primary,
+                params["diagnose"]["target_class"], cfg["attribution_images"], out / "counterfactuals.png")
     figures.gap_heatmap(metrics["semantic"]["matrix"], "mIoU", out / "gap_matrix.png")
     base = [m for m in mixes if m not in policy_mixes and m not in unexplained]
     rows, tiles = _attribution_tiles(Path(explanations), base, primary, cfg["methods"], cfg["attribution_images"], "real")
@@ -208,6 +217,11 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
         steps = read_json(pseudo / "steps.json")
         metrics["pseudolabel"] = pseudolabel_report.step_metrics(steps)
         metrics["pseudolabel_run"] = pseudolabel_report.run_metrics(steps, study, cfg.get("pseudo_mixes", []))
+    if image_quality:
+        add_image_quality(metrics, read_json(image_quality))
+    frontier = Path(frontier_dir) if frontier_dir else None
+    if frontier:
+        metrics["frontier"] = read_json(frontier / "frontier.json")["summary"]
     figures.closure_bars(closure_entries(metrics), out / "gap_closure.png")
     experiments = Path(experiments_dir) if experiments_dir else None
     if experiments:
@@ -223,8 +237,36 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
             read_json(Path(instance_explanations) / "meta.json"))
     write_json(out / "metrics.json", metrics)
     _write_documents(metrics, params, out, search, Path(simsearch_file).parent if search else None, experiments,
-                     Path(instance_explanations) if instance_explanations else None, pseudo)
+                     Path(instance_explanations) if instance_explanations else None, pseudo, frontier)
     return metrics
+
+
+def add_image_quality(metrics: dict, quality: dict) -> None:
+    """FID and KID of each policy's images into its `policies` entry (DESIGN section 7), and every
+    measured set (no augmentation, the policies, the reference domain's test images) under `image_quality`."""
+    for name, entry in metrics["policies"].items():
+        if name in quality["sets"]:
+            entry |= {k: quality["sets"][name][k] for k in ("fid", "kid", "is")}
+    metrics["image_quality"] = {"features": quality["features"], "sets": quality["sets"]}
+
+
+def image_quality_text(metrics: dict) -> str:
+    """How the training sets' FID / KID / IS were measured, and the two sets that frame the policies'."""
+    quality = metrics.get("image_quality")
+    if not quality:
+        return ""
+    frame = [f"{name}: FID {v['fid']:.2f}" for name, v in quality["sets"].items() if name not in metrics["policies"]]
+    return (f" FID, KID and IS compare each policy's augmented images with real training images on the pooled "
+            f"features of {', '.join(quality['features']['layers'])} of our own real-trained model "
+            f"({quality['features']['dims']} dimensions; no Inception weights can be downloaded, so these are not "
+            f"comparable with published Inception FIDs); for reference, " + "; ".join(frame) + ".")
+
+
+def frontier_rows(frontier: Path) -> list[list]:
+    """A row per latent walk: its images, frontier and breakdown steps, P(target) at its start, middle and end."""
+    walks = read_json(frontier / "frontier.json")["walks"]
+    return [[k + 1, w["source_id"], w["target_id"], w["frontier"], w["breakdown"], w["p_target"][0],
+             w["p_target"][len(w["p_target"]) // 2], w["p_target"][-1]] for k, w in enumerate(walks)]
 
 
 def closure_entries(metrics: dict) -> dict:
@@ -237,8 +279,11 @@ def closure_entries(metrics: dict) -> dict:
 
 def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None = None,
                      search_dir: Path | None = None, experiments: Path | None = None,
-                     instance_explanations: Path | None = None, pseudo: Path | None = None) -> None:
+                     instance_explanations: Path | None = None, pseudo: Path | None = None,
+                     frontier: Path | None = None) -> None:
     sem = metrics["semantic"]
+    diagnosis_main = metrics.get("diagnosis", {})
+    counterfactuals = "counterfactual" in diagnosis_main
     domains = sorted({d for row in sem["matrix"].values() for d in row})
     tables = {
         "matrix": _table(["train mix", *[f"{d} mIoU" for d in domains], *[f"real IoU {c}" for c in CLASSES],
@@ -246,9 +291,11 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
                          [[mix, *[row[d]["mIoU"] for d in domains], *[row["real"]["IoU"][c] for c in CLASSES],
                            row["real"].get("worst_class_IoU")]
                           for mix, row in sem["matrix"].items()]),
-        "policies": _table(["rank", "policy", "mIoU on real", "gap closed", "95 % CI", "seeds"],
+        "policies": _table(["rank", "policy", "mIoU on real", "gap closed", "95 % CI", "seeds",
+                            "FID (own features)", "KID (own features)"],
                            [[i + 1, p, v["mIoU_on_real"], v["gap_closed"],
-                             "-" if not v.get("ci95") else f"[{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}]", v["seeds"]]
+                             "-" if not v.get("ci95") else f"[{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}]", v["seeds"],
+                             v.get("fid"), None if v.get("kid") is None else f"{v['kid']:.4f}"]
                             for i, (p, v) in enumerate(closure_entries(metrics).items())]),
         "xai": _table(["train mix", "method", "Avg Drop %", "Incr. Conf. %", "Avg Retention %",
                        "Drop of Others %", "deletion AUC", "insertion AUC", "pointing game %", "seam area %",
@@ -262,6 +309,10 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
         "diagnosis": _table(["region", "factors", "attribution points", "ablation points", "score"],
                             [[r["region"], ", ".join(r["factors"]), r["attribution_points"], r["ablation_points"],
                               r["score"]] for r in metrics.get("diagnosis", {}).get("regions", [])]),
+        "frontier": _table(["walk", "source image", "target image", "frontier step", "breakdown step",
+                            *[f"P(target) at t={t}" for t in (0, 0.5, 1)]],
+                           frontier_rows(frontier) if frontier else []),
+        "counterfactual": _table(*counterfactual_report.counterfactual_rows(diagnosis_main)),
         "timings": _table(["stage", "seconds"], [[k, v] for k, v in metrics["timings_s"].items()]),
         "simsearch": _table(["render factor", "base domain", "target domain", "best look", "toward target",
                              "fANOVA importance"],
@@ -287,30 +338,37 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
          "attribution_grid.png"),
         ("3. Why? The diagnosis", diagnosis_text(metrics["diagnosis"]) if "diagnosis" in metrics else
          "No diagnosis was run.", "diagnosis", None),
-        ("4. Which augmentation closes how much of the gap?", "gap closed = (aug - sim) / (real - sim) on "
+        *([("4. What would have to change? Counterfactual maps",
+            counterfactual_report.counterfactual_text(diagnosis_main, params["diagnose"]["target_class"]),
+            "counterfactual", "counterfactuals.png")] if counterfactuals else []),
+        *([("5. The way from sim to real: generative frontier",
+            frontier_report.frontier_text(metrics["frontier"], params["frontier"]["source_mix"],
+                                          params["frontier"]["target_mix"], params["frontier"]["class"]),
+            "frontier", (frontier / "strips.png", frontier / "gan_epochs.png"))] if frontier else []),
+        ("6. Which augmentation closes how much of the gap?", "gap closed = (aug - sim) / (real - sim) on "
          "real test mIoU, per training seed (sim, real and policy models share the seed), then averaged; "
-         "the interval is a Student-t 95 % CI over the seeds. Below: the seam attributions of the sim, "
-         "best-policy and real models on the same real test images.", "policies", ("gap_closure.png", "policy_attributions.png")),
-        *([("5. What should the simulator change?", simsearch_text(metrics["simsearch"], search), "simsearch",
+         "the interval is a Student-t 95 % CI over the seeds." + image_quality_text(metrics) + " Below: the seam "
+         "attributions of the sim, best-policy and real models on the same real test images.", "policies", ("gap_closure.png", "policy_attributions.png")),
+        *([("7. What should the simulator change?", simsearch_text(metrics["simsearch"], search), "simsearch",
             (search_dir / "history.png", search_dir / "importances.png"))] if search else []),
-        *([("6. Does a design choice change the gap? Ablations",
+        *([("8. Does a design choice change the gap? Ablations",
             experiments_report.ablation_text(metrics["ablations"], exp["source_mix"], exp["target_mix"]), "ablations",
             experiments / "ablations.png")] if "ablations" in metrics else []),
-        *([("7. Does the model rely on a spurious cue? The probe", experiments_report.probe_text(metrics["probe"]),
+        *([("9. Does the model rely on a spurious cue? The probe", experiments_report.probe_text(metrics["probe"]),
             "probe", experiments / "probe.png")] if "probe" in metrics else []),
-        *([("8. The gap for instances: Mask R-CNN", instance_report.instance_text(metrics["instance"]), "instance",
+        *([("10. The gap for instances: Mask R-CNN", instance_report.instance_text(metrics["instance"]), "instance",
             "instance_gap.png"),
-           ("9. The long tail: box-head losses", "AP by frequency group on real test images for each box-head "
+           ("11. The long tail: box-head losses", "AP by frequency group on real test images for each box-head "
             "classification loss (cross-entropy, focal, seesaw, class-frequency re-weighting, LDAM) and "
             "training mix.", "longtail", "instance_longtail.png")] if "instance" in metrics else []),
-        *([("10. What does each Mask R-CNN look at?", "The largest object of each of the first real test images, "
+        *([("12. What does each Mask R-CNN look at?", "The largest object of each of the first real test images, "
             "matched by IoU to each model's detection of its category (the ground-truth box where a model missed "
             "it), explained in every model: D-RISE, Grad-CAM on the class score and on the mask head, saliency. "
             "Share on object = the attribution mass on the object's true mask.", "instance_xai",
             instance_explanations / "attributions.png")] if instance_explanations else []),
-        *([("11. Closing the gap without real pixel labels: CAM pseudo-labels", pseudolabel_report.pseudolabel_text(metrics),
+        *([("13. Closing the gap without real pixel labels: CAM pseudo-labels", pseudolabel_report.pseudolabel_text(metrics),
             "pseudolabel", pseudo / "examples.png")] if pseudo else []),
-        ("12. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
+        ("14. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
     ]
     md = ["# realitygap report", "", headline, ""]
     body = [f"<h1>realitygap report</h1><p>{html.escape(headline)}</p>"]

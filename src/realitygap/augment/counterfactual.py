@@ -1,0 +1,74 @@
+"""Counterfactual augmentation (Learn-Explain-Reinforce's reinforce step, for semantic models): a map
+generator is trained against the frozen source (`sim`-trained) model so that x' = x + M makes that
+model answer the true labels over the pixels where it fails on its own training images, while a
+discriminator holds x' to the look of the unlabeled reference (real) images. Labels follow the
+target: x' keeps the true mask. Each copy scales M by a strength drawn in [`min_strength`, 1].
+
+The flip rate over the failed regions and the size of M are kept in `summary` (written to the
+augmented dataset's manifest)."""
+
+from __future__ import annotations
+
+import albumentations as A
+import numpy as np
+import torch
+
+from realitygap import CLASSES
+from realitygap.augment.base import Policy
+from realitygap.data import Sample
+from realitygap.io import read_image, read_mask
+
+
+class CounterfactualPolicy(Policy):
+    name = "counterfactual"
+    options = {"feature_layer": "decode_head.conv_seg:input", "iters": 300, "batch_size": 8, "lr": 0.002,
+               "width": 32, "max_change": 1.5, "min_strength": 0.5, "flip_share": 0.5,
+               "weights": {"target": 1.0, "adversarial": 0.1, "cycle": 0.2, "l1": 0.5, "l2": 0.5}}
+
+    def build(self, cfg: dict) -> A.BaseCompose:
+        if self.context.model is None or not self.context.references:
+            raise ValueError("augment policy 'counterfactual' needs the source model and reference images "
+                             "(--source-model, --references)")
+        self.maps: dict[str, np.ndarray] = {}
+        self.summary: dict = {}
+        return A.Compose([])
+
+    def prepare(self, samples: list[Sample]) -> None:
+        """Train the generator on all samples and keep each one's map M (grey levels, H x W x 3)."""
+        from realitygap.counterfactual import judge, make_maps, to_pixels, train_generator
+        from realitygap.counterfactual.training import Task
+        from realitygap.explain.counterfactual import frozen_model
+        from realitygap.models import forward_logits, load_model, normalise
+
+        m = self.context.model
+        net = load_model(m["weights"], m["model"], m["size"], m.get("device", "cpu"))
+        images = np.stack([read_image(s.image) for s in samples])
+        truth = np.stack([read_mask(s.mask, images.shape[1:3], len(CLASSES)) for s in samples])
+        x = normalise(net, torch.from_numpy(images))
+        refs = normalise(net, torch.from_numpy(np.stack([read_image(p) for p in self.context.references])))
+        with torch.no_grad():
+            pred = torch.cat([forward_logits(net, x[i:i + 32], normalised=True).argmax(1) for i in range(0, len(x), 32)])
+        target = torch.from_numpy(truth).long().to(x.device)
+        task = Task(torch.arange(len(x), device=x.device), target, pred != target, pred)
+        model = frozen_model(net, self.cfg["feature_layer"])
+        keys = ("iters", "batch_size", "lr", "width", "max_change", "weights")
+        gen = train_generator(model, x, task, refs, len(CLASSES), {k: self.cfg[k] for k in keys},
+                              seed=self.context.seed)
+        change = make_maps(model, gen, x, task)
+        verdict = judge(model, x, task, change, float(self.cfg["flip_share"]))
+        pixels = to_pixels(change).permute(0, 2, 3, 1).cpu().numpy()
+        self.maps = {s.id: pixels[i] for i, s in enumerate(samples)}
+        failed = task.region.flatten(1).any(1)
+        self.summary = {"images": len(samples), "images_with_failures": int(failed.sum()),
+                        "failed_pixels_pct": round(100 * task.region.float().mean().item(), 3),
+                        "flip_rate_of_failed": round(verdict["flipped"][failed].float().mean().item(), 4)
+                        if failed.any() else None,
+                        "mean_abs_change": round(float(np.abs(pixels).mean()), 3)}
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, seed: int,
+                 sample: Sample | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if sample is None or sample.id not in self.maps:
+            raise ValueError("augment policy 'counterfactual': prepare() has no map for this sample")
+        strength = np.random.default_rng(seed).uniform(float(self.cfg["min_strength"]), 1.0)
+        moved = image.astype(np.float32) + strength * self.maps[sample.id]
+        return np.clip(moved + 0.5, 0, 255).astype(np.uint8), mask

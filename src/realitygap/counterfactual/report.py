@@ -1,0 +1,76 @@
+"""The report's counterfactual section: what the sim- and real-trained models need changed in the
+same test images to answer otherwise (from the diagnosis' counterfactual evidence and the explain
+stage's arrays)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from realitygap import CLASSES
+from realitygap.io import read_image, read_json
+from realitygap.summarize import figures
+
+PALETTE = np.array([[40, 40, 40], [70, 130, 220], [250, 200, 40]], np.uint8)   # background, towel, seam
+
+
+def counterfactual_rows(diagnosis: dict) -> tuple[list[str], list[list]]:
+    """Header and rows: per model and domain, flips, directions, size of |M| and where it lies."""
+    header = ["model", "test domain", "counterfactuals", "flipped %", "add / remove", "mean |M| (grey levels)",
+              "|M| on seam %", "|M| on towel %", "|M| on table %", "|M| on fringe %"]
+    rows = []
+    for role, per_domain in diagnosis.get("counterfactual", {}).items():
+        for domain, v in per_domain.items():
+            rows.append([diagnosis[role], domain, v["counterfactuals"], v["flip_rate"],
+                         f"{v['directions']['add']} / {v['directions']['remove']}", v["mean_abs_change"],
+                         *[v["share"].get(r) for r in ("seam", "towel", "table", "fringe")]])
+    return header, rows
+
+
+def counterfactual_text(diagnosis: dict, class_name: str) -> str:
+    """A plain-language reading of the counterfactual evidence on real test images."""
+    evidence = diagnosis.get("counterfactual", {})
+    real = {role: evidence.get(role, {}).get("real") for role in ("source", "target")}
+    if not all(real.values()):
+        return "No counterfactuals of both models on real test images."
+    s, t = real["source"], real["target"]
+    return (f"What must change in a real photo for a model to answer otherwise about the {class_name}: a generator "
+            f"trained against each frozen model writes an additive map M (Learn-Explain-Reinforce) toward the "
+            f"{class_name} where the model misses it (add) or away from it where it sees it (remove). The "
+            f"{diagnosis['source']}-trained model needed `add` on {s['directions']['add']} of "
+            f"{s['counterfactuals']} real images, the {diagnosis['target']}-trained one on "
+            f"{t['directions']['add']} of {t['counterfactuals']}; {s['flip_rate']:.0f} % and {t['flip_rate']:.0f} % "
+            f"flipped with a mean |M| of {s['mean_abs_change']:.1f} and {t['mean_abs_change']:.1f} grey levels, "
+            f"{s['share'].get(class_name, 0):.0f} % and {t['share'].get(class_name, 0):.0f} % of it on the "
+            f"{class_name} itself.")
+
+
+def _labels(pred: np.ndarray) -> np.ndarray:
+    return PALETTE[np.clip(pred, 0, len(PALETTE) - 1)]
+
+
+def counterfactual_figure(explanations: Path, mixes: list[str], model: str, class_name: str, count: int,
+                          path: str | os.PathLike, domain: str = "real") -> None:
+    """Rows: the first `count` images of `domain`, once per model (mix); columns: the image, the
+    model's answer, the counterfactual x', its answer, and |M| over the image."""
+    rows, tiles = [], []
+    for k in range(count):
+        for mix in mixes:
+            folder = explanations / mix / model / "counterfactual"
+            meta = read_json(folder / "meta.json")
+            picks = [i for i, d in enumerate(meta["domains"]) if d == domain]
+            if k >= len(picks):
+                break
+            i, t = picks[k], meta["classes"].index(class_name)
+            row = next((r for r in meta["counterfactual"]["rows"] if r["image"] == i and r["target"] == t), None)
+            with np.load(folder / "arrays.npz") as data:
+                image, moved = data["image"][i], data["counterfactual"][i, t]
+                before, after = data["before"][i], data["after"][i, t]
+            verdict = "no region" if row is None else f"{row['direction']}, {'flipped' if row['flipped'] else 'not flipped'}"
+            rows.append(f"img {k + 1}: {mix}\n({verdict})")
+            overlay = read_image(folder / "overlays" / f"{meta['ids'][i]}_{class_name}.png")
+            tiles.append([image, _labels(before), moved, _labels(after), overlay])
+    figures.attribution_grid(rows, ["image", "answer", "counterfactual x'", "answer on x'", "|M|"], tiles, path,
+                             f"Counterfactuals for the {class_name} (answers: {', '.join(CLASSES)} = grey, blue, yellow)")

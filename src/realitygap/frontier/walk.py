@@ -1,0 +1,52 @@
+"""The latent walk from a source-domain image to a target-domain image: decode points on the segment
+between the two VAE codes, and record at each step the domain classifier's P(target) and the class
+shares the source- and target-trained segmentation models predict.
+
+- frontier: the first step where P(target) reaches 0.5 (the domain classifier's 50/50 crossing);
+- breakdown: the first step where the source model's share of `class_name` pixels falls below half
+  of its share on the walk's first frame (its answer on the reconstructed source image); none when
+  it sees no such pixel there."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from realitygap import CLASSES
+from realitygap.frontier.nets import VAE, DomainClassifier
+from realitygap.frontier.train import to_uint8
+from realitygap.models import forward_logits
+
+
+def first_step(values: list[float], test) -> int | None:
+    """Index of the first value that passes `test`, or None."""
+    return next((i for i, v in enumerate(values) if test(v)), None)
+
+
+def breakdown_step(shares: list[float]) -> int | None:
+    """The first step whose share is below half the first step's share; None when that is 0."""
+    if shares[0] <= 0:
+        return None
+    return first_step(shares, lambda v: v < 0.5 * shares[0])
+
+
+@torch.no_grad()
+def walk(vae: VAE, classifier: DomainClassifier, models: dict[str, torch.nn.Module], source: torch.Tensor,
+         target: torch.Tensor, steps: int, size: int, class_name: str = "seam") -> dict:
+    """Walk from image `source` to image `target` (each (3, S, S) in [-1, 1]); the segmentation
+    `models` (name -> mmseg model) see the decoded frames resized to `size` pixels."""
+    codes = vae.encode(torch.stack([source, target]))[0]
+    t = torch.linspace(0, 1, steps, device=codes.device)[:, None]
+    frames = vae.decoder((1 - t) * codes[0] + t * codes[1])
+    p_target = torch.sigmoid(classifier(frames)).cpu().numpy()
+    pixels = torch.from_numpy(to_uint8(F.interpolate(frames, size=(size, size), mode="bilinear", align_corners=False)))
+    c = CLASSES.index(class_name)
+    out = {"t": t[:, 0].cpu().numpy().round(4).tolist(), "p_target": p_target.round(4).tolist(),
+           "frames": to_uint8(frames), "predictions": {}, "share": {}}
+    for name, net in models.items():
+        pred = forward_logits(net, pixels.to(next(net.parameters()).device)).argmax(1).cpu().numpy()
+        out["predictions"][name] = pred.astype(np.uint8)
+        out["share"][name] = [round(float((p == c).mean()), 5) for p in pred]
+    out["frontier"] = first_step(out["p_target"], lambda v: v >= 0.5)
+    return out
