@@ -47,8 +47,9 @@ def test_classifier_in_the_loop_pulls_the_generator_toward_its_class():
 def test_frontier_and_breakdown_steps():
     assert first_step([0.1, 0.4, 0.5, 0.9], lambda v: v >= 0.5) == 2
     assert first_step([0.1, 0.2], lambda v: v >= 0.5) is None
-    assert breakdown_step([0.10, 0.08, 0.049, 0.2]) == 2
-    assert breakdown_step([0.0, 0.1]) is None
+    assert breakdown_step([0.10, 0.08, 0.049, 0.2], 0.10) == 2
+    assert breakdown_step([0.01, 0.1], 0.10) == 0           # the reconstruction already lost it
+    assert breakdown_step([0.0, 0.1], 0.0) is None
 
 
 def test_vae_loss_is_finite_and_its_decoder_keeps_the_range():
@@ -78,7 +79,7 @@ def test_frontier_stage_walks_and_writes_its_figures(rendered, small_model, tmp_
     for w in saved["walks"]:
         assert len(w["p_target"]) == 4 and w["t"][0] == 0 and w["t"][-1] == 1
         assert w["frontier"] == first_step(w["p_target"], lambda v: v >= 0.5)
-        assert w["breakdown"] == breakdown_step(w["share"]["sim"])
+        assert w["breakdown"] == breakdown_step(w["share"]["sim"], w["share_on_ends"]["sim"][0])
     assert len(saved["gan"]) == 2 and 0 <= saved["summary"]["classifier_test_accuracy"] <= 1
     assert saved["summary"]["source_model"] == "sim"
     for name in ("strips.png", "gan_epochs.png", "walks.npz", "vae.pth", "classifier.pth", "generator.pth"):

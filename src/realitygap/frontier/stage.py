@@ -85,7 +85,7 @@ def run_frontier(datasets: dict[str, list[str]], weights: dict[str, str], model:
         w = walk(vae, classifier, models, test["source"][1][k].to(dev), test["target"][1][k].to(dev), cfg["steps"],
                  size, cfg["class"])
         w |= {"source_id": test["source"][0][k], "target_id": test["target"][0][k],
-              "breakdown": breakdown_step(w["share"][source_mix])}
+              "breakdown": breakdown_step(w["share"][source_mix], w["share_on_ends"][source_mix][0])}
         walks.append(w)
     arrays = ("frames", "predictions")
     result = {"summary": summarise(walks, source_mix) | {

@@ -4,8 +4,8 @@ shares the source- and target-trained segmentation models predict.
 
 - frontier: the first step where P(target) reaches 0.5 (the domain classifier's 50/50 crossing);
 - breakdown: the first step where the source model's share of `class_name` pixels falls below half
-  of its share on the walk's first frame (its answer on the reconstructed source image); none when
-  it sees no such pixel there."""
+  of its share on the source image itself (not its reconstruction: a VAE that blurs the class away
+  breaks the model down at step 0); none when the model sees no such pixel on the source image."""
 
 from __future__ import annotations
 
@@ -24,11 +24,17 @@ def first_step(values: list[float], test) -> int | None:
     return next((i for i, v in enumerate(values) if test(v)), None)
 
 
-def breakdown_step(shares: list[float]) -> int | None:
-    """The first step whose share is below half the first step's share; None when that is 0."""
-    if shares[0] <= 0:
+def breakdown_step(shares: list[float], reference: float) -> int | None:
+    """The first step whose share is below half the `reference` share; None when that is 0."""
+    if reference <= 0:
         return None
-    return first_step(shares, lambda v: v < 0.5 * shares[0])
+    return first_step(shares, lambda v: v < 0.5 * reference)
+
+
+def class_share(net: torch.nn.Module, images: torch.Tensor, class_name: str) -> list[float]:
+    """Per uint8 image (N, H, W, 3), the share of pixels the model assigns to the class."""
+    pred = forward_logits(net, images.to(next(net.parameters()).device)).argmax(1)
+    return [round(float(v), 5) for v in (pred == CLASSES.index(class_name)).float().mean((1, 2))]
 
 
 @torch.no_grad()
@@ -42,11 +48,14 @@ def walk(vae: VAE, classifier: DomainClassifier, models: dict[str, torch.nn.Modu
     p_target = torch.sigmoid(classifier(frames)).cpu().numpy()
     pixels = torch.from_numpy(to_uint8(F.interpolate(frames, size=(size, size), mode="bilinear", align_corners=False)))
     c = CLASSES.index(class_name)
+    ends = torch.from_numpy(to_uint8(F.interpolate(torch.stack([source, target]), size=(size, size), mode="bilinear",
+                                                   align_corners=False)))
     out = {"t": t[:, 0].cpu().numpy().round(4).tolist(), "p_target": p_target.round(4).tolist(),
-           "frames": to_uint8(frames), "predictions": {}, "share": {}}
+           "frames": to_uint8(frames), "predictions": {}, "share": {}, "share_on_ends": {}}
     for name, net in models.items():
         pred = forward_logits(net, pixels.to(next(net.parameters()).device)).argmax(1).cpu().numpy()
         out["predictions"][name] = pred.astype(np.uint8)
         out["share"][name] = [round(float((p == c).mean()), 5) for p in pred]
+        out["share_on_ends"][name] = class_share(net, ends, class_name)
     out["frontier"] = first_step(out["p_target"], lambda v: v >= 0.5)
     return out
