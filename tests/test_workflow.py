@@ -65,6 +65,7 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     html = (tiny_run / "results/report/report.html").read_text()
     assert html.count("<img") == 15 and "data:image/png;base64," in html     # 9, ablations, probe, 3 instance, pseudo
     assert "Counterfactual maps" in html and "FID (own features)" in html and "generative frontier" in html
+    assert "<td>no augmentation (sim)</td>" in html                        # the reference row of the policy table
     frontier = json.loads((tiny_run / "results/explanations/frontier/unet/frontier.json").read_text())
     assert metrics["frontier"] == frontier["summary"] and frontier["summary"]["pairs"] == 2
     assert len(frontier["gan"]) == 2 and all(len(w["p_target"]) == 5 for w in frontier["walks"])

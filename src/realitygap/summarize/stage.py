@@ -262,6 +262,16 @@ def image_quality_text(metrics: dict) -> str:
             f"comparable with published Inception FIDs); for reference, " + "; ".join(frame) + ".")
 
 
+def unaugmented_rows(metrics: dict) -> list[list]:
+    """The policy table's reference rows: the training sets measured without augmentation (the source
+    mix, gap closed 0 by definition; the target domain's test images) with their FID and KID."""
+    sets = metrics.get("image_quality", {}).get("sets", {})
+    sim = metrics.get("baselines", {}).get("sim", {})
+    return [["-", name, sim.get("mIoU_on_real") if name.startswith("no augmentation") else None,
+             0.0 if name.startswith("no augmentation") else None, "-", None, v["fid"], f"{v['kid']:.4f}"]
+            for name, v in sets.items() if name not in metrics["policies"]]
+
+
 def frontier_rows(frontier: Path) -> list[list]:
     """A row per latent walk: its images, frontier and breakdown steps, P(target) at its start, middle and end."""
     walks = read_json(frontier / "frontier.json")["walks"]
@@ -296,7 +306,7 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
                            [[i + 1, p, v["mIoU_on_real"], v["gap_closed"],
                              "-" if not v.get("ci95") else f"[{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}]", v["seeds"],
                              v.get("fid"), None if v.get("kid") is None else f"{v['kid']:.4f}"]
-                            for i, (p, v) in enumerate(closure_entries(metrics).items())]),
+                            for i, (p, v) in enumerate(closure_entries(metrics).items())] + unaugmented_rows(metrics)),
         "xai": _table(["train mix", "method", "Avg Drop %", "Incr. Conf. %", "Avg Retention %",
                        "Drop of Others %", "deletion AUC", "insertion AUC", "pointing game %", "seam area %",
                        "sanity Spearman"],
