@@ -35,8 +35,7 @@ class CounterfactualPolicy(Policy):
 
     def prepare(self, samples: list[Sample]) -> None:
         """Train the generator on all samples and keep each one's map M (grey levels, H x W x 3)."""
-        from realitygap.counterfactual import judge, make_maps, to_pixels, train_generator
-        from realitygap.counterfactual.training import Task
+        from realitygap.counterfactual import Task, judge, make_maps, to_pixels, train_generator
         from realitygap.explain.counterfactual import frozen_model
         from realitygap.models import forward_logits, load_model, normalise
 

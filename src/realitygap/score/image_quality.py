@@ -25,6 +25,7 @@ from realitygap.data import load_samples
 from realitygap.explain.base import LayerCapture, resolve_layer
 from realitygap.io import InputError, read_image, read_json, write_json
 from realitygap.models import forward_logits, load_model
+from realitygap.progress import progress
 
 
 class ModelFeatures(nn.Module):
@@ -92,7 +93,7 @@ def set_features(extractor: ModelFeatures, paths: list, batch_size: int = 32) ->
     if not paths:
         raise InputError("image quality: an image set is empty")
     feats, logp = [], []
-    for start in range(0, len(paths), batch_size):
+    for start in progress(range(0, len(paths), batch_size), desc="image quality features"):
         batch = torch.from_numpy(np.stack([read_image(p) for p in paths[start:start + batch_size]])).permute(0, 3, 1, 2)
         feats.append(extractor(batch).cpu().numpy())
         logp.append(extractor.class_log_probs(batch).cpu().numpy())
