@@ -117,3 +117,14 @@ def test_pixel_units_follow_the_model_normalisation():
     one = torch.ones(1, 3, 1, 1)
     assert to_pixels(one).flatten().tolist() == pytest.approx(STD)
     assert len(MEAN) == 3
+
+
+def test_targets_without_a_region_keep_the_image_and_answer():
+    net = MarkerModel()
+    explainer = toy(net, iters=2)
+    empty = [Target(2, torch.zeros(4, 32, 32, dtype=torch.bool))]
+    maps = explainer.explain(grey_images(), empty)
+    arrays = explainer.extras["arrays"]
+    assert explainer.extras["counterfactual"] == {"rows": [], "flip_rate": None} and not maps.any()
+    assert np.array_equal(arrays["counterfactual"][:, 0], grey_images().numpy())
+    assert np.array_equal(arrays["after"][:, 0], arrays["before"])

@@ -87,18 +87,18 @@ class Counterfactual(Explainer):
         task, rows = build_task(logits, targets, self.opts["direction"], self.opts["flip_share"])
         model = frozen_model(self.net, self.opts["feature_layer"] or self.target_layer, self.logits)
         maps = torch.zeros(len(x), len(targets), *x.shape[-2:], device=x.device)
+        image, before = to_uint8(x), logits.argmax(1).cpu().numpy().astype(np.uint8)
+        moved = np.repeat(image[:, None], len(targets), axis=1)      # targets without a region keep the image
+        after = np.repeat(before[:, None], len(targets), axis=1)
+        self.extras = {"counterfactual": {"rows": rows, "flip_rate": None},
+                       "arrays": {"image": image, "counterfactual": moved, "after": after, "before": before}}
         if not rows:
-            self.extras = {"counterfactual": {"rows": [], "flip_rate": None}}
             return maps
         cfg = {k: self.opts[k] for k in ("iters", "lr", "width", "max_change", "weights")}
         gen = train_generator(model, x, task, x, logits.shape[1], cfg | {"batch_size": self.batch_size}, self.seed)
         change = make_maps(model, gen, x, task, self.batch_size)
         verdict = judge(model, x, task, change, self.opts["flip_share"], self.batch_size)
         pixels = to_pixels(change)
-        shape = (len(x), len(targets))
-        moved, after = np.zeros((*shape, *x.shape[-2:], 3), np.uint8), np.zeros((*shape, *x.shape[-2:]), np.uint8)
-        moved[:] = to_uint8(x)[:, None]
-        after[:] = logits.argmax(1).cpu().numpy()[:, None]
         for k, row in enumerate(rows):
             i, j = row["image"], row["target"]
             maps[i, j] = pixels[k].abs().sum(0)
@@ -107,9 +107,7 @@ class Counterfactual(Explainer):
             row.update(agreement_before=round(verdict["before"][k].item(), 4),
                        agreement_after=round(verdict["after"][k].item(), 4), flipped=bool(verdict["flipped"][k]),
                        mean_abs_change=round(pixels[k].abs().mean().item(), 3))
-        self.extras = {"counterfactual": {"rows": rows, "flip_rate": round(float(verdict["flipped"].float().mean()), 4)},
-                       "arrays": {"image": to_uint8(x), "counterfactual": moved, "after": after,
-                                  "before": logits.argmax(1).cpu().numpy().astype(np.uint8)}}
+        self.extras["counterfactual"]["flip_rate"] = round(float(verdict["flipped"].float().mean()), 4)
         return maps
 
     def describe(self, maps: np.ndarray, regions: dict[str, np.ndarray]) -> None:
