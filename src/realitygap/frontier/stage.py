@@ -21,9 +21,9 @@ from realitygap.io import atomic_dir, read_image, save_npz, write_json
 from realitygap.models import load_model, resolve_device, save_weights
 
 
-def load_images(dataset: str, split: str, subset: str, size: int, limit: int | None = None) -> tuple[list[str], torch.Tensor]:
+def load_images(dataset: str, split: str, subset: str, size: int) -> tuple[list[str], torch.Tensor]:
     """Ids and images (N, 3, size, size) in [-1, 1] of a split's subset, sorted by id."""
-    samples = sorted(load_samples(dataset, split, subset), key=lambda s: s.id)[:limit]
+    samples = sorted(load_samples(dataset, split, subset), key=lambda s: s.id)
     if not samples:
         raise ValueError(f"frontier: {dataset} has no {subset} images in {split}")
     images = np.stack([cv2.resize(read_image(s.image), (size, size), interpolation=cv2.INTER_AREA) for s in samples])

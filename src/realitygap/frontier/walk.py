@@ -31,10 +31,19 @@ def breakdown_step(shares: list[float], reference: float) -> int | None:
     return first_step(shares, lambda v: v < 0.5 * reference)
 
 
-def class_share(net: torch.nn.Module, images: torch.Tensor, class_name: str) -> list[float]:
-    """Per uint8 image (N, H, W, 3), the share of pixels the model assigns to the class."""
-    pred = forward_logits(net, images.to(next(net.parameters()).device)).argmax(1)
-    return [round(float(v), 5) for v in (pred == CLASSES.index(class_name)).float().mean((1, 2))]
+def as_pixels(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Images (N, 3, S, S) in [-1, 1] resized to `size` as uint8 RGB (N, size, size, 3), what the models read."""
+    return torch.from_numpy(to_uint8(F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)))
+
+
+def predict(net: torch.nn.Module, pixels: torch.Tensor) -> np.ndarray:
+    """The model's label map (N, H, W) of uint8 images."""
+    return forward_logits(net, pixels.to(next(net.parameters()).device)).argmax(1).cpu().numpy().astype(np.uint8)
+
+
+def class_share(pred: np.ndarray, class_name: str) -> list[float]:
+    """Per label map, the share of pixels of the class."""
+    return [round(float(v), 5) for v in (pred == CLASSES.index(class_name)).mean((1, 2))]
 
 
 @torch.no_grad()
@@ -46,16 +55,12 @@ def walk(vae: VAE, classifier: DomainClassifier, models: dict[str, torch.nn.Modu
     t = torch.linspace(0, 1, steps, device=codes.device)[:, None]
     frames = vae.decoder((1 - t) * codes[0] + t * codes[1])
     p_target = torch.sigmoid(classifier(frames)).cpu().numpy()
-    pixels = torch.from_numpy(to_uint8(F.interpolate(frames, size=(size, size), mode="bilinear", align_corners=False)))
-    c = CLASSES.index(class_name)
-    ends = torch.from_numpy(to_uint8(F.interpolate(torch.stack([source, target]), size=(size, size), mode="bilinear",
-                                                   align_corners=False)))
+    pixels, ends = as_pixels(frames, size), as_pixels(torch.stack([source, target]), size)
     out = {"t": t[:, 0].cpu().numpy().round(4).tolist(), "p_target": p_target.round(4).tolist(),
            "frames": to_uint8(frames), "predictions": {}, "share": {}, "share_on_ends": {}}
     for name, net in models.items():
-        pred = forward_logits(net, pixels.to(next(net.parameters()).device)).argmax(1).cpu().numpy()
-        out["predictions"][name] = pred.astype(np.uint8)
-        out["share"][name] = [round(float((p == c).mean()), 5) for p in pred]
-        out["share_on_ends"][name] = class_share(net, ends, class_name)
+        out["predictions"][name] = predict(net, pixels)
+        out["share"][name] = class_share(out["predictions"][name], class_name)
+        out["share_on_ends"][name] = class_share(predict(net, ends), class_name)
     out["frontier"] = first_step(out["p_target"], lambda v: v >= 0.5)
     return out
