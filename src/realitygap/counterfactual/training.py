@@ -1,9 +1,10 @@
 """Training of the counterfactual map generator against a frozen model, and the judging of its maps.
 
 Losses (weights in params, `weights`):
-- target: the analysed model's own segmentation loss (pixel cross-entropy) of f(x') toward the target
-  labels t, averaged separately over the pixels the target changes and over the rest, so a small
-  region counts as much as the unchanged image around it;
+- target: the analysed model's own loss of f(x') toward the target labels t (the frozen model's
+  `objective`); for a segmentation model the pixel cross-entropy, averaged separately over the pixels
+  the target changes and over the rest, so a small region counts as much as the unchanged image around
+  it (a detector brings its own: `realitygap.counterfactual.instances`);
 - adversarial: least-squares GAN, D tells the `references` (images of the same look) from x';
 - cycle: G(x', the model's original answer) applied to x' must return x (L1);
 - l1, l2: sparsity of M, mean |M| and root-mean-square M per image.
@@ -38,11 +39,18 @@ class Task:
     original: torch.Tensor
 
 
-class FrozenModel:
-    """The analysed model f: `forward(x)` gives its differentiable logits and the features G reads."""
+Objective = Callable[[object, torch.Tensor, torch.Tensor], torch.Tensor]
+"""The model's loss toward a target: (its output on x', target labels (K, H, W), region (K, H, W)) -> scalar."""
 
-    def __init__(self, net: nn.Module, forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]) -> None:
+
+class FrozenModel:
+    """The analysed model f: `forward(x)` gives its differentiable output and the features G reads;
+    `objective` is its loss toward a target (default: the segmentation `target_loss` on logits)."""
+
+    def __init__(self, net: nn.Module, forward: Callable[[torch.Tensor], tuple[object, torch.Tensor]],
+                 objective: Objective | None = None) -> None:
         self.net, self.forward = net, forward
+        self.objective = objective or target_loss
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.forward(x)
@@ -99,9 +107,9 @@ def generator_step(model: FrozenModel, gen: MapGenerator, disc: PatchDiscriminat
         _, feats = model(x)
     change = gen(x, feats, target)
     moved = apply_map(x, change)
-    logits, moved_feats = model(moved)
+    output, moved_feats = model(moved)
     back = apply_map(moved, gen(moved, moved_feats.detach(), original))
-    loss = (weights["target"] * target_loss(logits, target, region)
+    loss = (weights["target"] * model.objective(output, target, region)
             + weights["adversarial"] * (disc(moved) - 1).pow(2).mean()
             + weights["cycle"] * (back - x).abs().mean()
             + map_loss(change, weights["l1"], weights["l2"]))

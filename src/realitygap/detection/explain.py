@@ -52,7 +52,8 @@ def model_targets(net: torch.nn.Module, x: torch.Tensor, objects: list[dict], io
         box = torch.tensor([obj["box"]], dtype=torch.float32, device=x.device)
         match = match_instances(box, torch.tensor([obj["label"]], device=x.device), detections, 0, iou)[0]
         found.append(match is not None)
-        targets.append(InstanceTarget(obj["image"], obj["label"], match.box if match else box[0]))
+        targets.append(InstanceTarget(obj["image"], obj["label"], match.box if match else box[0],
+                                      torch.from_numpy(obj["mask"]).to(x.device)))
     return targets, found
 
 
@@ -61,11 +62,30 @@ def inside_share(maps: np.ndarray, masks: np.ndarray) -> list[float]:
     return [float(m[k].sum() / max(m.sum(), 1e-12)) for m, k in zip(maps, masks)]
 
 
+def counterfactual_figure(images: np.ndarray, masks: np.ndarray, maps: dict, moved: dict, meta: dict,
+                          categories: list[str], path: Path) -> None:
+    """Rows: image x model x counterfactual method (with its direction, categories and verdict);
+    columns: the image, the counterfactual x', and |M| over the image."""
+    entries = []
+    for key, images_after in moved.items():
+        name, method = key.split("__")
+        for k, row in enumerate(meta["models"][name]["counterfactual"][method]["rows"]):
+            verdict = "flipped" if row["flipped"] else "not flipped"
+            i = row["image"]
+            entries.append((i, f"img {i + 1}: {name}\n{row['direction']} {categories[row['label']]}\n-> "
+                               f"{categories[row['target']]}: {verdict}\np {row['p_before']:.2f} -> {row['p_after']:.2f}",
+                            [images[i], images_after[k], overlay(images[i], maps[key][k], masks[k])]))
+    entries.sort(key=lambda e: e[0])                   # the models' counterfactuals of one image side by side
+    attribution_grid([e[1] for e in entries], ["image", "counterfactual x'", "|M|"], [e[2] for e in entries], path,
+                     "What must change for each detector to answer otherwise about the object")
+
+
 def run_explain_instances(weights: dict[str, str], model: dict, categories: list[str], dataset: str,
                           split: str | None, methods: dict[str, dict], num_images: int, iou: float, seed: int,
                           out: str | os.PathLike, device: str = "auto") -> dict:
     """Maps (`maps.npz`: `<model>__<method>` -> (K, H, W)), `meta.json` (targets, detection, share on the
-    object) and `attributions.png` (rows: image x model, columns: methods) under `out`."""
+    object; a counterfactual method's rows), `attributions.png` (rows: image x model, columns: methods) and,
+    for counterfactual methods, the images x' (`counterfactuals.npz`) and `counterfactuals.png` under `out`."""
     samples = [s for s in instance_samples([{"dataset": dataset, "split": split}], seed, "test")
                if s["annotations"]][:num_images]
     if not samples:
@@ -73,7 +93,7 @@ def run_explain_instances(weights: dict[str, str], model: dict, categories: list
     objects = object_targets(samples, categories)
     masks = np.stack([o["mask"] for o in objects])
     images = np.stack([read_image(s["path"]) for s in samples])
-    maps, meta = {}, {"images": [s["path"] for s in samples], "objects": [
+    maps, moved, meta = {}, {}, {"images": [s["path"] for s in samples], "objects": [
         {"category": categories[o["label"]], "box": o["box"]} for o in objects], "methods": methods, "models": {}}
     for name, path in weights.items():
         net = load_detector(path, model, categories, device)
@@ -81,9 +101,13 @@ def run_explain_instances(weights: dict[str, str], model: dict, categories: list
         targets, found = model_targets(net, x, objects, iou)
         meta["models"][name] = {"detected": found, "share_on_object": {}}
         for method, options in methods.items():
-            result = make_instance_explainer(net, method, options, seed).explain(torch.from_numpy(images), targets)
+            explainer = make_instance_explainer(net, method, options, seed)
+            result = explainer.explain(torch.from_numpy(images), targets)
             maps[f"{name}__{method}"] = result.cpu().numpy().astype(np.float32)
             meta["models"][name]["share_on_object"][method] = inside_share(maps[f"{name}__{method}"], masks)
+            if "counterfactual" in getattr(explainer, "extras", {}):
+                moved[f"{name}__{method}"] = explainer.extras.pop("counterfactual")
+                meta["models"][name].setdefault("counterfactual", {})[method] = explainer.extras
     with atomic_dir(out) as tmp:
         save_npz(tmp / "maps.npz", **maps)
         write_json(tmp / "meta.json", meta)
@@ -92,4 +116,7 @@ def run_explain_instances(weights: dict[str, str], model: dict, categories: list
                  for i in range(len(samples)) for name in weights]
         attribution_grid(rows, list(methods), tiles, tmp / "attributions.png",
                          "The same objects in each Mask R-CNN (white: the object's true mask)")
+        if moved:
+            save_npz(tmp / "counterfactuals.npz", **moved)
+            counterfactual_figure(images, masks, maps, moved, meta, categories, tmp / "counterfactuals.png")
     return meta

@@ -113,6 +113,16 @@ def detect(net: nn.Module, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
             | ({"masks": r.pred_instances.masks} if "masks" in r.pred_instances else {}) for r in results]
 
 
+def class_probabilities(net: torch.nn.Module, cls_score: torch.Tensor) -> torch.Tensor:
+    """The box head's class probabilities (K, C + 1; background last) from its raw scores, with the
+    head's own activation: softmax, or that of a loss with its own score layout (seesaw's C + 2
+    channels: class softmax times objectness), as mmdet's `predict_by_feat` computes them."""
+    head = net.roi_head.bbox_head
+    if getattr(head, "custom_activation", False):
+        return head.loss_cls.get_activation(cls_score)
+    return cls_score.softmax(-1)
+
+
 def load_detector(weights: str | os.PathLike, model: dict, categories: list[str], device: str = "auto") -> nn.Module:
     """A trained Mask R-CNN in eval mode, from the `model.pth` written by `instances train` (its box head's
     loss, which decides the head's outputs and activation, is read from the `train.json` beside it)."""

@@ -3,6 +3,7 @@
 from realitygap.explain.activations import Activations
 from realitygap.explain.drise import DRISE
 from realitygap.explain.instance import InstanceExplainer, InstanceTarget, match_instances
+from realitygap.explain.instance_counterfactual import InstanceCounterfactual
 from realitygap.explain.instance_gradcam import InstanceGradCAM
 from realitygap.explain.instance_saliency import InstanceSaliency
 from realitygap.explain.base import CAMExplainer, Explainer, Target, build_targets, normalise_maps, target_score
@@ -24,7 +25,7 @@ METHODS: dict[str, type[Explainer]] = {cls.name: cls for cls in (
     DMinMaxGradCAM, Occlusion, RISE, KernelSHAP, Activations, Counterfactual)}
 
 INSTANCE_METHODS: dict[str, type[InstanceExplainer]] = {cls.name: cls for cls in (
-    DRISE, InstanceGradCAM, InstanceSaliency)}
+    DRISE, InstanceGradCAM, InstanceSaliency, InstanceCounterfactual)}
 """Methods for detected instances of an mmdet detector (Mask R-CNN)."""
 
 __all__ = ["INSTANCE_METHODS", "InstanceTarget", "match_instances", "METHODS", "Explainer", "CAMExplainer", "Target", "build_targets", "normalise_maps", "target_score"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torchvision.ops import box_iou
 
+from realitygap.detection.model import class_probabilities
 from realitygap.explain.base import normalise_maps
 from realitygap.models import normalise
 
@@ -20,6 +21,7 @@ class InstanceTarget:
     image: int
     label: int
     box: torch.Tensor
+    mask: torch.Tensor | None = None     # (H, W) bool: the object's pixels, where known
 
 
 def match_instances(boxes: torch.Tensor, labels: torch.Tensor, detections: dict[str, torch.Tensor], image: int,
@@ -71,7 +73,7 @@ def instance_scores(net: torch.nn.Module, feats: tuple[torch.Tensor, ...], targe
     labels = torch.tensor([t.label for t in targets], device=rois.device)
     rows = torch.arange(len(targets), device=rois.device)
     if head == "class":
-        return net.roi_head._bbox_forward(feats, rois)["cls_score"].softmax(-1)[rows, labels]
+        return class_probabilities(net, net.roi_head._bbox_forward(feats, rois)["cls_score"])[rows, labels]
     if head == "mask":
         return net.roi_head._mask_forward(feats, rois)["mask_preds"][rows, labels].sum(dim=(1, 2))
     raise ValueError(f"instance target head must be 'class' or 'mask', not {head!r}")
