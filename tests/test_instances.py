@@ -176,12 +176,15 @@ def test_params_refuse_unknown_mixes_domains_and_categories():
            "ingest": {"photos": {"format": "masks"}},
            "instance": {"mixes": ["sim", "nope"], "longtail": {"mixes": ["other"], "losses": ["ce"]},
                         "test_domains": ["sim", "photos"], "categories": ["bath_towel"],
-                        "explain": {"mixes": ["real"], "domain": "lab"}}}
+                        "explain": {"mixes": ["real"], "domain": "lab"},
+                        "augment": {"source_mix": "real", "reference_domain": "moon", "min_count": 5,
+                                    "policies": {"baseline": {"type": "baseline"}}}}}
     problems = "\n".join(instance_problems(cfg["instance"], cfg))
     assert "instance/mixes: 'nope'" in problems and "instance/longtail/mixes: 'other'" in problems
     assert "'photos' is neither rendered nor ingested from COCO" in problems
     assert "misses the rendered categories" in problems and "washcloth" in problems
     assert "instance/explain/mixes: 'real'" in problems and "instance/explain/domain: 'lab'" in problems
+    assert "instance/augment/source_mix: 'real'" in problems and "reference_domain: unknown domain 'moon'" in problems
 
 
 def test_detect_equals_mmdets_own_inference(rendered):

@@ -30,6 +30,7 @@ CHANGES = {
     "simsearch": ("simsearch.iters", 6, ["results/simsearch/workers/0.json"]),
     "experiments": ("experiments.probe.num_images", 3, ["probe"]),
     "instances": ("instance.lr", 0.01, ["train_instances"]),
+    "instance_augment": ("instance.augment.policies.baseline.magnitude", 0.3, ["data/augmented/instances/baseline"]),
     "pseudolabel": ("pseudolabel.crf.iterations", 5, ["pseudolabel"]),
     "pseudolabel_classifier": ("pseudolabel.classifier.crop", [0.2, 0.6], ["pseudolabel_classifier"]),
     "summarize": ("summarize.attribution_images", 1, ["summarize"]),

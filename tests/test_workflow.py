@@ -57,13 +57,14 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     with np.load(tiny_run / "results/explanations/sim/unet/counterfactual/arrays.npz") as arrays:
         assert arrays["counterfactual"].shape == (*arrays["after"].shape, 3)
     quality = metrics["image_quality"]["sets"]
-    assert set(quality) == {"no augmentation (sim)", "real test", *policies}
+    assert set(quality) == {"no augmentation (sim)", "real test", *policies, "instances: baseline",
+                            "instances: counterfactual"}
     assert all(v["fid"] >= 0 and v["images"] > 0 and 1 <= v["is"] <= 3 for v in quality.values())
     assert all(metrics["policies"][p]["fid"] == quality[p]["fid"] for p in policies)
     csv = (tiny_run / "results/scores/matrix.csv").read_text().splitlines()
     assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies) + 1 + len(pseudo))
     html = (tiny_run / "results/report/report.html").read_text()
-    assert html.count("<img") == 15 and "data:image/png;base64," in html     # 9, ablations, probe, 3 instance, pseudo
+    assert html.count("<img") == 16 and "data:image/png;base64," in html     # 9, ablations, probe, 4 instance, pseudo
     assert "Counterfactual maps" in html and "FID (own features)" in html and "generative frontier" in html
     assert "<td>no augmentation (sim)</td>" in html                        # the reference row of the policy table
     frontier = json.loads((tiny_run / "results/explanations/frontier/unet/frontier.json").read_text())
@@ -112,8 +113,22 @@ def test_tiny_run_scores_the_instance_track(tiny_run):
     assert "The gap for instances: Mask R-CNN" in summary and "| ce | sim |" in summary
     explained = metrics["explanations"]                       # the same objects in the sim and real models
     assert set(explained) == {"sim", "real"} and set(explained["sim"]["share_on_object"]) == {
-        "drise", "instance_gradcam", "gradcam_mask", "instance_saliency"}
+        "drise", "instance_gradcam", "gradcam_mask", "instance_saliency", "instance_counterfactual"}
     assert all(0 <= v <= 1 for e in explained.values() for v in e["share_on_object"].values())
+    meta = json.loads((tiny_run / "results/instances/explanations/meta.json").read_text())
+    rows = meta["models"]["sim"]["counterfactual"]["instance_counterfactual"]["rows"]
+    assert len(rows) == 2 and all(r["direction"] in ("relabel", "find") for r in rows)
+    assert (tiny_run / "results/instances/explanations/counterfactuals.png").exists()
+    policies = metrics["policies"]                            # counterfactual augmentation beside the baseline
+    assert list(policies) == ["no augmentation", "baseline", "counterfactual"]
+    assert all(set(p["scores"]) == {"sim", "real"} and p["fid"] >= 0 for p in policies.values())
+    made = policies["counterfactual"]["augment"]
+    assert made["images"] == policies["baseline"]["augment"]["images"] > 0
+    assert all(n >= 8 for n in made["image_counts_after"].values()) and 0 <= made["flip_rate"] <= 1
+    train = json.loads((tiny_run / "results/instances/models/inst_counterfactual/seesaw/train.json").read_text())
+    sim_train = json.loads((tiny_run / "results/instances/models/sim/seesaw/train.json").read_text())
+    assert train["train_images"] == sim_train["train_images"] + made["images"] and train["iters"] == sim_train["iters"]
+    assert "Counterfactual images for the long tail" in summary
 
 
 def test_tiny_run_searches_the_render_look_and_retrains_on_the_best(tiny_run):

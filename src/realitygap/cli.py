@@ -93,7 +93,7 @@ def _summarize(a) -> None:
     from realitygap.summarize.stage import run_summarize
     run_summarize(a.matrix, a.explanations, a.xai_scores, a.timings, a.params, a.all_params, a.out,
                   a.diagnosis, a.policies, a.simsearch, a.experiments, a.instances, a.instance_explanations,
-                  a.pseudolabel, a.image_quality, a.frontier)
+                  a.pseudolabel, a.image_quality, a.frontier, a.instance_augmented)
 
 
 def _simsearch(a) -> None:
@@ -134,6 +134,10 @@ def _instances(a) -> None:
     elif a.action == "predict":
         from realitygap.detection.predict import run_predict_instances
         run_predict_instances(a.weights, a.model, a.categories, a.datasets, a.out, a.device)
+    elif a.action == "augment":
+        from realitygap.detection.augment import run_augment_instances
+        run_augment_instances(a.policy, a.params, a.sources, a.categories, a.min_count, a.seed, a.out, a.source_model,
+                              a.references)
     elif a.action == "explain":
         from realitygap.detection.explain import run_explain_instances
         dataset, split = a.datasets[a.params["domain"]]
@@ -290,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instances", help="folder of `instances score` files (<mix>/<loss>.json); --all-params "
                                        "then needs `instance`")
     p.add_argument("--instance-explanations", help="folder of `instances explain` (maps, meta.json, figure)")
+    p.add_argument("--instance-augmented", help="folder of `instances augment` datasets (<policy>/manifest.json)")
     p.add_argument("--pseudolabel", help="folder of `pseudolabel label` results (steps.json, examples.png)")
     p.add_argument("--frontier", help="folder of `frontier` results (frontier.json, strips.png, gan_epochs.png)")
     p.add_argument("--image-quality", help="image_quality.json of `score quality` (FID / KID / IS of the training sets)")
@@ -339,15 +344,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = stage("instances", _instances, "Instance track (mmdet Mask R-CNN): `train` one model on one mix with one "
                                        "box-head loss, `predict` each test split (COCO results), `score` them "
                                        "(COCO mask/box AP, AP by frequency group), `explain` the same objects "
-                                       "in several models (D-RISE, Grad-CAM, saliency).")
-    p.add_argument("action", choices=["train", "predict", "score", "explain"])
-    p.add_argument("--sources", type=_json, help="train: JSON list of {dataset, split, fraction}")
+                                       "in several models (D-RISE, Grad-CAM, saliency, counterfactuals), "
+                                       "`augment` a mix's training images (counterfactuals raising every "
+                                       "category to a minimum count, or the 16-factor baseline).")
+    p.add_argument("action", choices=["train", "predict", "score", "explain", "augment"])
+    p.add_argument("--sources", type=_json, help="train, augment: JSON list of {dataset, split, fraction}")
     p.add_argument("--model", type=_json, help="train, predict: JSON {depth, standard}")
     p.add_argument("--loss", help="train: box-head classification loss (ce, focal, seesaw, reweight, ldam)")
     p.add_argument("--params", type=_json, help="train: JSON {iters, batch_size, lr, momentum, weight_decay, "
                                                 "warmup_iters, milestones, checkpoint_interval}; explain: JSON "
-                                                "{domain, num_images, iou, methods: {name: options}}")
-    p.add_argument("--categories", type=_json, help="train, predict: JSON list of category names (the classes)")
+                                                "{domain, num_images, iou, methods: {name: options}}; augment: the "
+                                                "policy's JSON entry {type, options}")
+    p.add_argument("--policy", help="augment: the policy's name")
+    p.add_argument("--min-count", type=int, default=101,
+                   help="augment: training images every category is raised to (default 101, as for LVIS)")
+    p.add_argument("--source-model", type=_json, default=None,
+                   help="augment: JSON {weights, model, device} of the frozen Mask R-CNN (counterfactual)")
+    p.add_argument("--references", type=_json, default=None,
+                   help="augment: JSON list of {dataset, split}: unlabeled target-domain images (counterfactual)")
+    p.add_argument("--categories", type=_json,
+                   help="train, predict, explain, augment: JSON list of category names (the classes)")
     p.add_argument("--mix", default="mix")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")

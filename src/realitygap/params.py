@@ -128,7 +128,7 @@ def experiments_problems(exp: dict, cfg: dict, rendered: set[str], schema: dict)
 
 def instance_problems(inst: dict, cfg: dict) -> list[str]:
     """The instance track's mixes exist, its test domains have COCO annotations, its categories cover the
-    rendered ones."""
+    rendered ones, its augmentation's source mix is trained and its reference domain exists."""
     problems = [f"instance/{key}: {mix!r} is not in train/mixes" for key, mixes in
                 (("mixes", inst["mixes"]), ("longtail/mixes", inst["longtail"]["mixes"]))
                 for mix in mixes if mix not in cfg["train"]["mixes"]]
@@ -143,6 +143,13 @@ def instance_problems(inst: dict, cfg: dict) -> list[str]:
     missing = sorted(set(rendered_categories(cfg)) - set(instance_categories(cfg)))
     if missing:
         problems.append(f"instance/categories: misses the rendered categories {missing}")
+    augment = inst["augment"]
+    if augment["policies"] and inst["mixes"] and augment["source_mix"] not in inst["mixes"]:
+        problems.append(f"instance/augment/source_mix: {augment['source_mix']!r} is not in instance/mixes "
+                        "(its Mask R-CNN is the frozen model of the counterfactuals)")
+    domains = set(cfg["render"]["domains"]) | set(cfg.get("ingest", {}))
+    if augment["reference_domain"] not in domains:
+        problems.append(f"instance/augment/reference_domain: unknown domain {augment['reference_domain']!r}")
     return problems
 
 

@@ -25,7 +25,9 @@ SEARCHED = "searched"               # domain rendered with the render search's b
 PSEUDO = config["pseudolabel"]
 PSEUDO_DOMAIN = f"pseudo_{PSEUDO['domain']}"       # the pseudo-labelled dataset, a domain of PSEUDO_MIXES
 PSEUDO_MIXES = list(PSEUDO["mixes"])
-MIXES = BASE_MIXES + AUG_MIXES + [SEARCHED] + PSEUDO_MIXES
+INSTANCE_AUGMENT = config["instance"]["augment"]
+INSTANCE_AUG_MIXES = [f"inst_{p}" for p in INSTANCE_AUGMENT["policies"]]   # the instance track's augmented mixes
+MIXES = BASE_MIXES + AUG_MIXES + [SEARCHED] + PSEUDO_MIXES + INSTANCE_AUG_MIXES
 GAP_MIXES = ["sim", "real"]          # the gap closure's baselines (as in summarize)
 REPLICATES = [f"seed{k}" for k in range(1, AUGMENT["seeds"])]   # training seed = seed + k
 TEST_DOMAINS = config["predict"]["test_domains"]
@@ -101,7 +103,11 @@ def pseudo_source(fraction=1.0):
 
 
 def mix_sources(mix):
-    """Training sources of a mix: domain fractions, or an augmented dataset for `aug_<policy>`."""
+    """Training sources of a mix: domain fractions, or an augmented dataset for `aug_<policy>` (with the
+    source mix's own images for the instance track's `inst_<policy>`)."""
+    if mix in INSTANCE_AUG_MIXES:
+        return mix_sources(INSTANCE_AUGMENT["source_mix"]) + [
+            {"dataset": f"data/augmented/instances/{mix[len('inst_'):]}", "split": None, "fraction": 1.0}]
     if mix in AUG_MIXES:
         return [{"dataset": f"data/augmented/{mix[len('aug_'):]}", "split": None, "fraction": 1.0}]
     if mix == SEARCHED:
@@ -118,7 +124,8 @@ def mix_val_sources(mix):
         return [raw_source(SEARCHED)]
     if mix in PSEUDO_MIXES:
         return [raw_source(d) for d in PSEUDO["mixes"][mix] if d != PSEUDO_DOMAIN]
-    source = config["augment"]["source_mix"] if mix in AUG_MIXES else mix
+    source = (config["augment"]["source_mix"] if mix in AUG_MIXES
+              else INSTANCE_AUGMENT["source_mix"] if mix in INSTANCE_AUG_MIXES else mix)
     return [raw_source(d) for d in config["train"]["mixes"][source]]
 
 

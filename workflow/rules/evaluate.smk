@@ -94,11 +94,14 @@ rule score_policies:
 
 def quality_sets():
     """The training sets whose image quality is measured: the source mix's images (no augmentation),
-    each policy's augmented copies, and the reference domain's test images (the floor)."""
+    each policy's augmented copies (also the instance track's), and the reference domain's test images."""
     ref = IMAGE_QUALITY["reference"]
     sets = {f"no augmentation ({src['dataset'].split('/')[-1]})": {"dataset": src["dataset"], "split": src["split"]}
             for src in mix_sources(AUGMENT["source_mix"])}
     sets |= {p: {"dataset": f"data/augmented/{p}", "augmented": True} for p in POLICIES}
+    sets |= {f"no augmentation ({INSTANCE_AUGMENT['source_mix']})": {"dataset": src["dataset"], "split": src["split"]}
+             for src in mix_sources(INSTANCE_AUGMENT["source_mix"])[:1] if INSTANCE_AUGMENTED}
+    sets |= {f"instances: {path.split('/')[-1]}": {"dataset": path, "augmented": True} for path in INSTANCE_AUGMENTED}
     return sets | {f"{ref} test": {"dataset": f"data/raw/{ref}", "split": f"data/splits/{ref}.json", "subset": "test"}}
 
 

@@ -1,10 +1,11 @@
 # The instance track: mmdet Mask R-CNN trained on the domain mixes (params `instance/mixes` at the main
 # box-head loss, and the long-tail study: every loss of `instance/longtail/losses` on its mixes), its
-# detections on each test split, and COCO scores.
+# detections on each test split, and COCO scores; the augmented mixes `inst_<policy>` (counterfactuals that
+# raise every category to a minimum count, and the 16-factor baseline on the same images) at the main loss.
 from realitygap.params import instance_categories
 
 INSTANCE = config["instance"]
-INSTANCE_RUNS = sorted({(mix, INSTANCE["loss"]) for mix in INSTANCE["mixes"]}
+INSTANCE_RUNS = sorted({(mix, INSTANCE["loss"]) for mix in INSTANCE["mixes"] + (INSTANCE_AUG_MIXES if INSTANCE["mixes"] else [])}
                        | {(mix, loss) for mix in INSTANCE["longtail"]["mixes"] for loss in INSTANCE["longtail"]["losses"]})
 INSTANCE_SCORES = [f"results/scores/instances/{mix}/{loss}.json" for mix, loss in INSTANCE_RUNS]
 
@@ -111,3 +112,51 @@ rule explain_instances:
         "OMP_NUM_THREADS={threads} realitygap instances explain --weights-of {params.weights:q} "
         "--model {params.model:q} --categories {params.categories:q} --params {params.explain:q} "
         "--datasets {params.datasets:q} --seed {params.seed} --device {params.device} --out {output} 2> {log}"
+
+
+INSTANCE_AUGMENTED = [f"data/augmented/instances/{p}" for p in INSTANCE_AUGMENT["policies"]] if INSTANCE["mixes"] else []
+INSTANCE_SOURCE_MODEL = f"results/instances/models/{INSTANCE_AUGMENT['source_mix']}/{INSTANCE['loss']}/model.pth"
+
+
+def instance_augment_inputs(wc):
+    """The source mix's datasets and splits; the reference domain and the source detector for counterfactuals."""
+    files = [p for src in mix_sources(INSTANCE_AUGMENT["source_mix"]) for p in (src["dataset"], src["split"])]
+    if INSTANCE_AUGMENT["policies"][wc.policy].get("type", wc.policy) == "counterfactual":
+        domain = INSTANCE_AUGMENT["reference_domain"]
+        files += [f"data/raw/{domain}", f"data/splits/{domain}.json", INSTANCE_SOURCE_MODEL,
+                  INSTANCE_SOURCE_MODEL.replace("model.pth", "train.json")]
+    return files
+
+
+def instance_augment_context(wc):
+    """Command-line options of the counterfactual policy: the frozen source detector and the reference images."""
+    if INSTANCE_AUGMENT["policies"][wc.policy].get("type", wc.policy) != "counterfactual":
+        return ""
+    return shlex.join(["--source-model", as_json({"weights": INSTANCE_SOURCE_MODEL, "model": INSTANCE["model"],
+                                                  "device": DEVICE}),
+                       "--references", as_json([raw_source(INSTANCE_AUGMENT["reference_domain"])])])
+
+
+rule augment_instances:
+    input:
+        instance_augment_inputs,
+        code=code("detection.augment"),
+    output:
+        directory("data/augmented/instances/{policy}"),
+    params:
+        policy=slice_of("instance/augment/policies/{policy}"),
+        sources=lambda wc: as_json(mix_sources(INSTANCE_AUGMENT["source_mix"])),
+        categories=lambda wc: as_json(instance_categories(config)),
+        min_count=INSTANCE_AUGMENT["min_count"],
+        context=instance_augment_context,
+        seed=SEED,
+    log:
+        "logs/instances/augment/{policy}.log",
+    wildcard_constraints:
+        policy="|".join(INSTANCE_AUGMENT["policies"]) or "(?!)",
+    resources:
+        **cluster("augment"),
+    shell:
+        "OMP_NUM_THREADS={threads} realitygap instances augment --policy {wildcards.policy} --params {params.policy:q} "
+        "--sources {params.sources:q} --categories {params.categories:q} --min-count {params.min_count} "
+        "{params.context} --seed {params.seed} --out {output} 2> {log}"

@@ -11,6 +11,7 @@ rule summarize:
         experiments=EXPERIMENT_OUTPUTS,
         instances=INSTANCE_SCORES,
         instance_explanations=[INSTANCE_EXPLANATIONS] if INSTANCE["explain"]["mixes"] else [],
+        instance_augmented=INSTANCE_AUGMENTED,
         pseudolabel=[f"{PL_ROOT}/steps.json", f"{PL_ROOT}/examples.png"],
         image_quality="results/scores/image_quality.json",
         frontier=f"results/explanations/frontier/{PRIMARY}",
@@ -45,4 +46,5 @@ rule summarize:
         "--all-params {params.everything:q} --simsearch {input.simsearch} --experiments " + EXP_ROOT + " "
         + ("--instances results/scores/instances " if INSTANCE_RUNS else "")
         + (f"--instance-explanations {INSTANCE_EXPLANATIONS} " if INSTANCE["explain"]["mixes"] else "")
+        + ("--instance-augmented data/augmented/instances " if INSTANCE_AUGMENTED else "")
         + f"--pseudolabel {PL_ROOT} --image-quality {{input.image_quality}} --frontier {{input.frontier}} --out results/report 2> {{log}}"

@@ -29,14 +29,15 @@ def instances_by_image(dataset: str | Path) -> dict[Path, dict]:
 
 def instance_samples(sources: list[dict], seed: int, split: str = "train") -> list[dict]:
     """The images of `split` of every source `{dataset, split, fraction}`, in order, as dicts with the
-    image `path`, `dataset`, COCO `id`, `height`, `width` and `annotations`."""
+    image `path`, its semantic `mask`, `dataset`, COCO `id`, `height`, `width` and `annotations`."""
     out = []
     for src in sources:
         by_image = instances_by_image(src["dataset"])
         for sample in load_samples(src["dataset"], src.get("split"), split, src.get("fraction", 1.0), seed):
             if sample.image not in by_image:
                 raise InputError(f"{src['dataset']}/instances.json has no entry for image {sample.image.name}")
-            out.append(dict(by_image[sample.image], path=str(sample.image), dataset=str(src["dataset"])))
+            out.append(dict(by_image[sample.image], path=str(sample.image), mask=str(sample.mask),
+                            dataset=str(src["dataset"])))
     return out
 
 

@@ -38,13 +38,15 @@ def instance_annotations(scene, raster) -> list[dict]:
             for i, towel in enumerate(scene.towels) if (raster.owner == i).any()]
 
 
-def coco_document(samples: list[dict], instances: list[list[dict]], size: int) -> dict:
-    """The COCO instance JSON of a rendered domain, with LVIS-style frequency groups per category."""
+def coco_document(samples: list[dict], instances: list[list[dict]], size: int | None = None) -> dict:
+    """The COCO instance JSON of a rendered domain, with LVIS-style frequency groups per category (images
+    `size` pixels square, or each sample's own `width` and `height`)."""
     names = sorted({a["category"] for per_image in instances for a in per_image})
     cat_id = {n: i + 1 for i, n in enumerate(names)}
     images, annotations = [], []
     for image_id, (entry, per_image) in enumerate(zip(samples, instances), start=1):
-        images.append({"id": image_id, "file_name": entry["image"], "width": size, "height": size})
+        images.append({"id": image_id, "file_name": entry["image"], "width": entry.get("width", size),
+                       "height": entry.get("height", size)})
         for ann in per_image:
             annotations.append(dict({k: v for k, v in ann.items() if k != "category"},
                                     id=len(annotations) + 1, image_id=image_id, category_id=cat_id[ann["category"]]))

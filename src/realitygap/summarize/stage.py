@@ -171,7 +171,8 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
                   policies_file: str | None = None, simsearch_file: str | None = None,
                   experiments_dir: str | None = None, instances_dir: str | None = None,
                   instance_explanations: str | None = None, pseudolabel_dir: str | None = None,
-                  image_quality: str | None = None, frontier_dir: str | None = None) -> dict:
+                  image_quality: str | None = None, frontier_dir: str | None = None,
+                  instance_augmented: str | None = None) -> dict:
     """Write metrics.json, summary.md, report.html and figures under `out`."""
     out = Path(out)
     matrix = read_json(matrix_file)
@@ -229,7 +230,8 @@ def run_summarize(matrix_file: str, explanations: str, xai_scores: str, timings_
         if (experiments / "probe.json").is_file():
             metrics["probe"] = read_json(experiments / "probe.json")
     if instances_dir:
-        metrics["instance"] = instance_report.instance_metrics(instances_dir, params["instance"])
+        metrics["instance"] = instance_report.instance_metrics(instances_dir, params["instance"], instance_augmented)
+        instance_report.add_policy_image_quality(metrics["instance"], metrics.get("image_quality", {}).get("sets", {}))
         figures.gap_heatmap(metrics["instance"]["matrix"], "segm_AP", out / "instance_gap.png")
         instance_report.longtail_bars(metrics["instance"], out / "instance_longtail.png")
     if instance_explanations:
@@ -255,7 +257,7 @@ def image_quality_text(metrics: dict) -> str:
     quality = metrics.get("image_quality")
     if not quality:
         return ""
-    frame = [f"{name}: FID {v['fid']:.2f}" for name, v in quality["sets"].items() if name not in metrics["policies"]]
+    frame = [f"{name}: FID {v['fid']:.2f}" for name, v in _reference_sets(metrics).items()]
     return (f" FID, KID and IS compare each policy's augmented images with real training images on the pooled "
             f"features of {', '.join(quality['features']['layers'])} of our own real-trained model "
             f"({quality['features']['dims']} dimensions; no Inception weights can be downloaded, so these are not "
@@ -265,11 +267,21 @@ def image_quality_text(metrics: dict) -> str:
 def unaugmented_rows(metrics: dict) -> list[list]:
     """The policy table's reference rows: the training sets measured without augmentation (the source
     mix, gap closed 0 by definition; the target domain's test images) with their FID and KID."""
-    sets = metrics.get("image_quality", {}).get("sets", {})
     sim = metrics.get("baselines", {}).get("sim", {})
     return [["-", name, sim.get("mIoU_on_real") if name.startswith("no augmentation") else None,
              0.0 if name.startswith("no augmentation") else None, "-", None, v["fid"], f"{v['kid']:.4f}"]
-            for name, v in sets.items() if name not in metrics["policies"]]
+            for name, v in _reference_sets(metrics).items()]
+
+
+def _reference_sets(metrics: dict) -> dict:
+    """The image-quality sets that are neither a semantic policy's nor an instance policy's images."""
+    return {name: v for name, v in metrics.get("image_quality", {}).get("sets", {}).items()
+            if name not in metrics["policies"] and not name.startswith(instance_report.INSTANCE_SET)}
+
+
+def instance_figures(folder: Path) -> tuple[Path, ...]:
+    """The instance explanations' figures: the attribution grid, and the counterfactuals when they were made."""
+    return tuple(p for p in (folder / "attributions.png", folder / "counterfactuals.png") if p.is_file())
 
 
 def frontier_rows(frontier: Path) -> list[list]:
@@ -332,7 +344,8 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
         "pseudolabel": _table(*pseudolabel_report.step_rows(metrics)),
         **({"instance": _table(*instance_report.matrix_rows(metrics["instance"])),
             "longtail": _table(*instance_report.longtail_rows(metrics["instance"])),
-            "instance_xai": _table(*instance_report.explanation_rows(metrics["instance"].get("explanations", {})))}
+            "instance_xai": _table(*instance_report.explanation_rows(metrics["instance"].get("explanations", {}))),
+            "instance_policies": _table(*instance_report.policy_rows(metrics["instance"]))}
            if "instance" in metrics else {}),
     }
     exp = params.get("experiments", {})
@@ -371,14 +384,18 @@ def _write_documents(metrics: dict, params: dict, out: Path, search: dict | None
            ("11. The long tail: box-head losses", "AP by frequency group on real test images for each box-head "
             "classification loss (cross-entropy, focal, seesaw, class-frequency re-weighting, LDAM) and "
             "training mix.", "longtail", "instance_longtail.png")] if "instance" in metrics else []),
-        *([("12. What does each Mask R-CNN look at?", "The largest object of each of the first real test images, "
+        *([("12. Counterfactual images for the long tail", instance_report.policy_text(
+            metrics["instance"], params["instance"]["augment"]), "instance_policies", None)]
+          if metrics.get("instance", {}).get("policies") else []),
+        *([("13. What does each Mask R-CNN look at?", "The largest object of each of the first real test images, "
             "matched by IoU to each model's detection of its category (the ground-truth box where a model missed "
-            "it), explained in every model: D-RISE, Grad-CAM on the class score and on the mask head, saliency. "
-            "Share on object = the attribution mass on the object's true mask.", "instance_xai",
-            instance_explanations / "attributions.png")] if instance_explanations else []),
-        *([("13. Closing the gap without real pixel labels: CAM pseudo-labels", pseudolabel_report.pseudolabel_text(metrics),
+            "it), explained in every model: D-RISE, Grad-CAM on the class score and on the mask head, saliency, "
+            "and counterfactual maps (what would make the detector call the object by another category, or find "
+            "it). Share on object = the attribution mass on the object's true mask.", "instance_xai",
+            instance_figures(instance_explanations))] if instance_explanations else []),
+        *([("14. Closing the gap without real pixel labels: CAM pseudo-labels", pseudolabel_report.pseudolabel_text(metrics),
             "pseudolabel", pseudo / "examples.png")] if pseudo else []),
-        ("14. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
+        ("15. Run time", "Seconds per stage, summed over its jobs.", "timings", None),
     ]
     md = ["# realitygap report", "", headline, ""]
     body = [f"<h1>realitygap report</h1><p>{html.escape(headline)}</p>"]

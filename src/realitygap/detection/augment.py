@@ -1,0 +1,172 @@
+"""`realitygap instances augment`: Learn-Explain-Reinforce's reinforce step for the instance track, and
+the 16-factor image-transformation baseline on the same images.
+
+The plan raises every category to at least `min_count` training images (the reference work raised every
+LVIS category to 101): for a category seen in n < min_count images, min_count - n images without it are
+drawn in a seeded order (cycling when there are fewer), and in each the object of the most frequent
+category (the largest on ties) is the donor. Policies:
+- `counterfactual`: a map generator trained against the frozen source Mask R-CNN (its loss toward the
+  target category on the donor's box: `terms`), realism judged against the reference (real) images;
+  x' = x + strength * M with a strength drawn in [`min_strength`, 1]; the donor's annotation takes the
+  target category: labels follow the target;
+- `baseline`: the same images, each with `ops` of the 16 factors at `magnitude`; instance masks, boxes
+  and the semantic mask follow the geometric factors; labels unchanged.
+The dataset written (images, semantic masks, COCO `instances.json`, manifest) holds the new images only;
+a mix adds it to the source's training images, so every policy trains on the same number of images."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from realitygap import CLASSES
+from realitygap.augment.baseline import ImageTransformBaseline
+from realitygap.coco import annotation_mask, mask_annotation
+from realitygap.detection.data import instance_samples
+from realitygap.io import InputError, atomic_dir, read_image, read_mask, write_json, write_png
+from realitygap.progress import progress
+from realitygap.render.stage import coco_document
+from realitygap.seeding import derive_seed
+
+INSTANCE_POLICIES = ("baseline", "counterfactual")
+COUNTERFACTUAL_DEFAULTS = {"terms": ["cls"], "iou": 0.5, "feature_level": 0, "iters": 300, "batch_size": 8,
+                           "lr": 0.002, "width": 32, "max_change": 1.5, "min_strength": 0.5,
+                           "weights": {"target": 1.0, "adversarial": 0.1, "cycle": 0.2, "l1": 0.5, "l2": 0.5}}
+
+
+def image_counts(samples: list[dict], categories: list[str]) -> dict[str, int]:
+    """The number of samples each category appears in."""
+    counts = Counter(c for s in samples for c in {a["category"] for a in s["annotations"]})
+    return {c: counts.get(c, 0) for c in categories}
+
+
+def augmentation_plan(samples: list[dict], categories: list[str], min_count: int, seed: int) -> list[dict]:
+    """Rows `{sample, annotation, target, copy}`: which object of which sample becomes which category, so
+    that every category appears in at least `min_count` images (the sources plus the new ones)."""
+    counts = image_counts(samples, categories)
+    plan = []
+    for target in sorted(categories, key=lambda c: (counts[c], c)):
+        need = min_count - counts[target]
+        if need <= 0:
+            continue
+        donors = {i: max(range(len(s["annotations"])), key=lambda j: (counts.get(s["annotations"][j]["category"], 0),
+                                                                       s["annotations"][j]["area"]))
+                  for i, s in enumerate(samples)
+                  if s["annotations"] and target not in {a["category"] for a in s["annotations"]}}
+        if not donors:
+            raise InputError(f"instances augment: no training image without {target!r} has an object to change")
+        order = sorted(donors, key=lambda i: derive_seed(seed, "instance_plan", target, Path(samples[i]["path"]).stem))
+        plan += [{"sample": order[k % len(order)], "annotation": donors[order[k % len(order)]], "target": target,
+                  "copy": k // len(order)} for k in range(need)]
+    return plan
+
+
+def _entry(sample: dict, row: dict, image: np.ndarray, mask: np.ndarray, annotations: list[dict]) -> dict:
+    vid = f"{Path(sample['path']).stem}_to_{row['target']}_{row['copy']}"
+    return {"id": vid, "scene": Path(sample["path"]).stem, "image": image, "mask": mask, "annotations": annotations}
+
+
+def baseline_entries(samples: list[dict], plan: list[dict], cfg: dict, seed: int) -> tuple[list[dict], dict]:
+    """Each planned image once more, with the 16-factor transformation; its labels unchanged."""
+    policy = ImageTransformBaseline({k: v for k, v in cfg.items() if k in ImageTransformBaseline.options})
+    entries = []
+    for row in progress(plan, desc="augment instances baseline"):
+        s = samples[row["sample"]]
+        image = read_image(s["path"])
+        masks = [annotation_mask(a, s["height"], s["width"]).astype(np.uint8) for a in s["annotations"]]
+        policy.transform.set_random_seed(derive_seed(seed, "instance_baseline", Path(s["path"]).stem, row["target"],
+                                                     row["copy"]))
+        out = policy.transform(image=image, mask=read_mask(s["mask"], image.shape[:2], len(CLASSES)), masks=masks)
+        annotations = [{"category": a["category"], **mask_annotation(m > 0)}
+                       for a, m in zip(s["annotations"], out["masks"]) if (m > 0).any()]
+        entries.append(_entry(s, row, out["image"], out["mask"], annotations))
+    return entries, {}
+
+
+def counterfactual_entries(samples: list[dict], plan: list[dict], cfg: dict, categories: list[str], seed: int,
+                           source_model: dict, references: list[Path]) -> tuple[list[dict], dict]:
+    """Each planned image with a counterfactual map toward its target category on the donor object."""
+    from realitygap.counterfactual.instances import frozen_detector, instance_task, judge_instances
+    from realitygap.counterfactual.training import make_maps, to_pixels, train_generator
+    from realitygap.detection.model import load_detector
+    from realitygap.models import normalise
+
+    cfg = {**COUNTERFACTUAL_DEFAULTS, **cfg}
+    net = load_detector(source_model["weights"], source_model["model"], categories, source_model.get("device", "auto"))
+    pairs = sorted({(r["sample"], r["annotation"], r["target"]) for r in plan})
+    used = sorted({i for i, _, _ in pairs})
+    images = np.stack([read_image(samples[i]["path"]) for i in used])
+    x = normalise(net, torch.from_numpy(images))
+    masks = torch.from_numpy(np.stack([annotation_mask(samples[i]["annotations"][j], *images.shape[1:3])
+                                       for i, j, _ in pairs])).to(x.device)
+    label = lambda i, j: categories.index(samples[i]["annotations"][j]["category"])   # noqa: E731
+    task = instance_task(torch.tensor([used.index(i) for i, _, _ in pairs], device=x.device), masks,
+                         torch.tensor([label(i, j) for i, j, _ in pairs]), torch.tensor([categories.index(t) for *_, t in pairs]))
+    refs = normalise(net, torch.from_numpy(np.stack([read_image(p) for p in references])))
+    model = frozen_detector(net, list(cfg["terms"]), int(cfg["feature_level"]))
+    keys = ("iters", "batch_size", "lr", "width", "max_change", "weights")
+    gen = train_generator(model, x, task, refs, len(categories) + 1, {k: cfg[k] for k in keys}, seed)
+    change = make_maps(model, gen, x, task)
+    verdict = judge_instances(model, x, task, change, float(cfg["iou"]))
+    pixels = to_pixels(change).permute(0, 2, 3, 1).cpu().numpy()
+    entries = []
+    for row in progress(plan, desc="augment instances counterfactual"):
+        s, k = samples[row["sample"]], pairs.index((row["sample"], row["annotation"], row["target"]))
+        strength = np.random.default_rng(derive_seed(seed, "instance_strength", Path(s["path"]).stem, row["target"],
+                                                     row["copy"])).uniform(float(cfg["min_strength"]), 1.0)
+        image = np.clip(images[used.index(row["sample"])] + strength * pixels[k] + 0.5, 0, 255).astype(np.uint8)
+        annotations = [{"category": row["target"] if j == row["annotation"] else a["category"],
+                        **{key: a[key] for key in ("segmentation", "area", "bbox", "iscrowd")}}
+                       for j, a in enumerate(s["annotations"])]
+        entries.append(_entry(s, row, image, read_mask(s["mask"], image.shape[:2], len(CLASSES)), annotations))
+    summary = {"counterfactuals": len(pairs), "flip_rate": round(float(verdict["flipped"].float().mean()), 4),
+               "p_target_before": round(float(verdict["p_before"].mean()), 4),
+               "p_target_after": round(float(verdict["p_after"].mean()), 4),
+               "mean_abs_change": round(float(np.abs(pixels).mean()), 3)}
+    return entries, summary
+
+
+def write_instance_dataset(out: Path, entries: list[dict], manifest: dict) -> None:
+    """Images, semantic masks, COCO `instances.json` and `manifest.json` of `entries`, atomically."""
+    with atomic_dir(out) as tmp:
+        rows = []
+        for e in entries:
+            write_png(tmp / "images" / f"{e['id']}.png", e["image"])
+            write_png(tmp / "masks" / f"{e['id']}.png", e["mask"])
+            rows.append({"id": e["id"], "scene": e["scene"], "image": f"images/{e['id']}.png",
+                         "mask": f"masks/{e['id']}.png", "height": e["image"].shape[0], "width": e["image"].shape[1]})
+        write_json(tmp / "instances.json", coco_document(rows, [e["annotations"] for e in entries]))
+        write_json(tmp / "manifest.json", manifest | {"classes": list(CLASSES),
+                                                       "samples": [{k: r[k] for k in ("id", "scene", "image", "mask")}
+                                                                   for r in rows]})
+
+
+def run_augment_instances(policy: str, cfg: dict, sources: list[dict], categories: list[str], min_count: int,
+                          seed: int, out: str | os.PathLike, source_model: dict | None = None,
+                          references: list[dict] | None = None) -> dict:
+    """Plan the new images of `sources`' training split, make them with `policy` and write the dataset."""
+    kind = cfg.get("type", policy)
+    if kind not in INSTANCE_POLICIES:
+        raise ValueError(f"instances augment: unknown policy type {kind!r} (known: {INSTANCE_POLICIES})")
+    cfg = {k: v for k, v in cfg.items() if k != "type"}
+    samples = instance_samples(sources, seed)
+    plan = augmentation_plan(samples, categories, min_count, seed)
+    if kind == "baseline":
+        entries, summary = baseline_entries(samples, plan, cfg, seed)
+    else:
+        if source_model is None or not references:
+            raise ValueError("instances augment: policy 'counterfactual' needs the source model and reference images "
+                             "(--source-model, --references)")
+        from realitygap.data import source_samples
+        refs = [s.image for s in source_samples(references, seed)]
+        entries, summary = counterfactual_entries(samples, plan, cfg, categories, seed, source_model, refs)
+    before = image_counts(samples, categories)
+    after = image_counts(samples + entries, categories)
+    summary |= {"images": len(entries), "image_counts_before": before, "image_counts_after": after}
+    write_instance_dataset(Path(out), entries, {"domain": f"augmented/instances/{policy}", "policy": policy,
+                                                "params": cfg, "min_count": min_count, "summary": summary})
+    return summary
