@@ -157,6 +157,10 @@ def test_plan_raises_every_category_to_the_minimum_from_donors_without_it():
     assert augmentation_plan(samples, CATEGORIES, 5, seed=1) != plan
     many = augmentation_plan(samples, CATEGORIES, 14, seed=0)                  # more than the donors: cycles
     assert {r["copy"] for r in many if r["target"] == "beach_towel"} == {0, 1}
+    own = augmentation_plan(samples, CATEGORIES, 5, seed=0, relabel=False)      # the baseline's: the target's images
+    assert {c: sum(r["target"] == c for r in own) for c in CATEGORIES} == {**added, "beach_towel": 0, "tea_towel": 0}
+    assert all(samples[r["sample"]]["annotations"][r["annotation"]]["category"] == r["target"] for r in own)
+    assert [r["copy"] for r in own if r["target"] == "washcloth"] == [0, 1, 2, 3]   # one image, four copies
 
 
 def test_baseline_moves_instance_masks_with_the_image(rendered):
@@ -165,7 +169,7 @@ def test_baseline_moves_instance_masks_with_the_image(rendered):
 
     sim = rendered["sim"]
     samples = instance_samples([{"dataset": str(sim[0]), "split": str(sim[1])}], 0)
-    plan = augmentation_plan(samples, CATEGORIES, 3, seed=0)[:3]
+    plan = augmentation_plan(samples, CATEGORIES, 6, seed=0, relabel=False)[:3]
     entries, _ = baseline_entries(samples, plan, {"ops": 1, "factors": ["flip"]}, seed=0)
     for row, entry in zip(plan, entries):
         s = samples[row["sample"]]
@@ -200,14 +204,14 @@ def test_instances_augment_writes_datasets_the_track_trains_on(rendered, tmp_pat
     for policy in ("baseline", "counterfactual"):
         manifest = json.loads((tmp_path / policy / "manifest.json").read_text())
         summary = manifest["summary"]
-        reached = all(n >= 6 for n in summary["image_counts_after"].values())
-        assert reached == (policy == "counterfactual")         # the baseline keeps the donors' labels
+        shown = [c for c, n in summary["image_counts_before"].items() if n > 0]
+        assert summary["unreached"] == ([] if policy == "counterfactual" else [c for c in CATEGORIES if c not in shown])
+        assert all(summary["image_counts_after"][c] >= 6 for c in CATEGORIES if c not in summary["unreached"])
         new = instance_samples([{"dataset": str(tmp_path / policy), "split": None}], 0, split="train")
         assert len(new) == summary["images"] > 0 and all(e["id"] != e["scene"] for e in manifest["samples"])
         made[policy] = new
         dataset = RealityGapInstances(samples=source + new, categories=CATEGORIES, pipeline=[])
         assert len(dataset) == len(source) + len(new)
-    assert [s["path"].split("/")[-1] for s in made["baseline"]] == [s["path"].split("/")[-1] for s in made["counterfactual"]]
     summary = json.loads((tmp_path / "counterfactual" / "manifest.json").read_text())["summary"]
     assert 0 <= summary["flip_rate"] <= 1 and summary["counterfactuals"] >= 1
     by_name = {s["path"].split("/")[-1]: s for s in source}

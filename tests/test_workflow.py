@@ -123,7 +123,7 @@ def test_tiny_run_scores_the_instance_track(tiny_run):
     assert list(policies) == ["no augmentation", "baseline", "counterfactual"]
     assert all(set(p["scores"]) == {"sim", "real"} and p["fid"] >= 0 for p in policies.values())
     made = policies["counterfactual"]["augment"]
-    assert made["images"] == policies["baseline"]["augment"]["images"] > 0
+    assert made["images"] >= policies["baseline"]["augment"]["images"] > 0 and made["unreached"] == []
     assert all(n >= 8 for n in made["image_counts_after"].values()) and 0 <= made["flip_rate"] <= 1
     train = json.loads((tiny_run / "results/instances/models/inst_counterfactual/seesaw/train.json").read_text())
     sim_train = json.loads((tiny_run / "results/instances/models/sim/seesaw/train.json").read_text())

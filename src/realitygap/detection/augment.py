@@ -1,21 +1,24 @@
 """`realitygap instances augment`: Learn-Explain-Reinforce's reinforce step for the instance track, and
 the 16-factor image-transformation baseline on the same images.
 
-The plan raises every category to at least `min_count` training images (the reference work raised every
-LVIS category to 101): for a category seen in n < min_count images, min_count - n images without it are
-drawn in a seeded order (cycling when there are fewer), and in each the object of the most frequent
-category (the largest on ties) is the donor. Policies:
-- `counterfactual`: a map generator trained against the frozen source Mask R-CNN (its loss toward the
-  target category on the donor's box: `terms`), realism judged against the reference (real) images;
-  x' = x + strength * M with a strength drawn in [`min_strength`, 1]; the donor's annotation takes the
-  target category: labels follow the target;
-- `baseline`: the same images, each with `ops` of the 16 factors at `magnitude`; instance masks, boxes
-  and the semantic mask follow the geometric factors; labels unchanged.
+Both policies raise every category to at least `min_count` training images (the reference work raised
+every LVIS category to 101): for a category seen in n < min_count images, min_count - n new images, drawn in
+a seeded order (cycling when there are fewer):
+- `counterfactual`: images without the category; in each, the object of the most frequent category (the
+  largest on ties) is the donor. A map generator trained against the frozen source Mask R-CNN (its loss
+  toward the category on the donor's box: `terms`), realism judged against the reference (real) images,
+  gives x' = x + strength * M with a strength drawn in [`min_strength`, 1]; the donor's annotation takes
+  the category: labels follow the target;
+- `baseline`: images that show the category, each with `ops` of the 16 factors at `magnitude` (the image
+  transformations the reference work compared with); instance masks, boxes and the semantic mask follow
+  the geometric factors; labels unchanged.
 The dataset written (images, semantic masks, COCO `instances.json`, manifest) holds the new images only;
-a mix adds it to the source's training images, so every policy trains on the same number of images."""
+a mix adds it to the source's training images, so both policies train on the same number of images, with
+the same category counts, at the same schedule."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from pathlib import Path
@@ -44,21 +47,32 @@ def image_counts(samples: list[dict], categories: list[str]) -> dict[str, int]:
     return {c: counts.get(c, 0) for c in categories}
 
 
-def augmentation_plan(samples: list[dict], categories: list[str], min_count: int, seed: int) -> list[dict]:
-    """Rows `{sample, annotation, target, copy}`: which object of which sample becomes which category, so
-    that every category appears in at least `min_count` images (the sources plus the new ones)."""
+def _chosen_object(annotations: list[dict], target: str, counts: dict[str, int], relabel: bool) -> int:
+    """The index of the object a plan row uses: the donor of the most frequent category (relabel), else the
+    target's own object; the largest on ties."""
+    def rank(a: dict) -> tuple:
+        return (counts.get(a["category"], 0) if relabel else a["category"] == target, a["area"])
+    return max(range(len(annotations)), key=lambda j: rank(annotations[j]))
+
+
+def augmentation_plan(samples: list[dict], categories: list[str], min_count: int, seed: int,
+                      relabel: bool = True) -> list[dict]:
+    """Rows `{sample, annotation, target, copy}` so that every category appears in at least `min_count`
+    images (the sources plus the new ones). With `relabel`, the annotation is a donor object, in an image
+    without the target, that becomes the target; else it is the target's own (largest) object."""
     counts = image_counts(samples, categories)
     plan = []
     for target in sorted(categories, key=lambda c: (counts[c], c)):
         need = min_count - counts[target]
         if need <= 0:
             continue
-        donors = {i: max(range(len(s["annotations"])), key=lambda j: (counts.get(s["annotations"][j]["category"], 0),
-                                                                       s["annotations"][j]["area"]))
-                  for i, s in enumerate(samples)
-                  if s["annotations"] and target not in {a["category"] for a in s["annotations"]}}
-        if not donors:
+        donors = {i: _chosen_object(s["annotations"], target, counts, relabel) for i, s in enumerate(samples)
+                  if s["annotations"] and relabel != (target in {a["category"] for a in s["annotations"]})}
+        if not donors and relabel:
             raise InputError(f"instances augment: no training image without {target!r} has an object to change")
+        if not donors:                  # no image shows it: transformations cannot make one (summary: unreached)
+            logging.getLogger(__name__).warning("instances augment: no training image shows %r", target)
+            continue
         order = sorted(donors, key=lambda i: derive_seed(seed, "instance_plan", target, Path(samples[i]["path"]).stem))
         plan += [{"sample": order[k % len(order)], "annotation": donors[order[k % len(order)]], "target": target,
                   "copy": k // len(order)} for k in range(need)]
@@ -71,7 +85,7 @@ def _entry(sample: dict, row: dict, image: np.ndarray, mask: np.ndarray, annotat
 
 
 def baseline_entries(samples: list[dict], plan: list[dict], cfg: dict, seed: int) -> tuple[list[dict], dict]:
-    """Each planned image once more, with the 16-factor transformation; its labels unchanged."""
+    """Each planned image once more, with the 16-factor transformation (masks and boxes follow); labels unchanged."""
     policy = ImageTransformBaseline({k: v for k, v in cfg.items() if k in ImageTransformBaseline.options})
     entries = []
     for row in progress(plan, desc="augment instances baseline"):
@@ -154,7 +168,7 @@ def run_augment_instances(policy: str, cfg: dict, sources: list[dict], categorie
         raise ValueError(f"instances augment: unknown policy type {kind!r} (known: {INSTANCE_POLICIES})")
     cfg = {k: v for k, v in cfg.items() if k != "type"}
     samples = instance_samples(sources, seed)
-    plan = augmentation_plan(samples, categories, min_count, seed)
+    plan = augmentation_plan(samples, categories, min_count, seed, relabel=kind == "counterfactual")
     if kind == "baseline":
         entries, summary = baseline_entries(samples, plan, cfg, seed)
     else:
@@ -166,7 +180,8 @@ def run_augment_instances(policy: str, cfg: dict, sources: list[dict], categorie
         entries, summary = counterfactual_entries(samples, plan, cfg, categories, seed, source_model, refs)
     before = image_counts(samples, categories)
     after = image_counts(samples + entries, categories)
-    summary |= {"images": len(entries), "image_counts_before": before, "image_counts_after": after}
+    summary |= {"images": len(entries), "image_counts_before": before, "image_counts_after": after,
+                "unreached": [c for c in categories if after[c] < min_count]}
     write_instance_dataset(Path(out), entries, {"domain": f"augmented/instances/{policy}", "policy": policy,
                                                 "params": cfg, "min_count": min_count, "summary": summary})
     return summary

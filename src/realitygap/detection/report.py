@@ -76,11 +76,11 @@ def policy_text(instance: dict, cfg: dict) -> str:
     policies = instance.get("policies", {})
     made = policies.get("counterfactual", {}).get("augment", {})
     text = (f"Every category of the {cfg['source_mix']} training images raised to at least {cfg['min_count']} images "
-            f"(Learn-Explain-Reinforce): in randomly drawn images without a category, the object of the most frequent "
-            f"category becomes the donor; `counterfactual` adds the donor's counterfactual toward the category (a map "
-            f"generator trained against the frozen {cfg['source_mix']} Mask R-CNN, its label follows the target), "
-            f"`baseline` the same images with the 16 image transformations (labels kept). Every model trains with the "
-            f"same schedule on the source images plus the new ones.")
+            f"(Learn-Explain-Reinforce): `counterfactual` draws images without the category and adds the "
+            f"counterfactual of their most frequent category's object toward it (a map generator trained against the "
+            f"frozen {cfg['source_mix']} Mask R-CNN; the label follows the target); `baseline` adds images that show "
+            f"the category with the 16 image transformations (labels kept). Every model trains with the same "
+            f"schedule on the source images plus the new ones.")
     if made:
         text += (f" The counterfactual generator flipped {100 * made['flip_rate']:.0f} % of its "
                  f"{made['counterfactuals']} targets (the detector finds the target category on the donor's box "
