@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from realitygap.coco import annotation_mask, mask_annotation
-from realitygap.counterfactual.instances import (detector_objective, frozen_detector, instance_task, judge_instances,
-                                                 mask_goal, object_probabilities, region_boxes, roi_targets)
+from realitygap.counterfactual.instances import (detector_objective, found, frozen_detector, instance_task,
+                                                 judge_instances, mask_goal, object_probabilities, region_boxes,
+                                                 roi_targets)
 from realitygap.counterfactual.training import make_maps, train_generator
 from realitygap.detection.losses import classification_loss
 from realitygap.detection.model import class_probabilities
@@ -83,6 +84,15 @@ def test_cls_and_box_terms_equal_mmdets_losses():
     assert labels.tolist() == [3, 1] and torch.equal(task.original.flatten(1).amax(1), torch.tensor([1, 3]))
     with pytest.raises(ValueError, match="terms"):
         detector_objective(net, ["score"])
+
+
+def test_an_object_is_called_by_its_best_detection_on_the_box():
+    box = torch.tensor([10.0, 10.0, 30.0, 30.0])
+    detections = {"boxes": torch.tensor([[10.0, 11, 30, 30], [11.0, 10, 30, 31], [50.0, 50, 60, 60]]),
+                  "scores": torch.tensor([0.08, 0.9, 0.95]), "labels": torch.tensor([3, 1, 3])}
+    assert found(detections, 1, box, 0.5) and not found(detections, 3, box, 0.5)   # 3 only scores low there
+    assert not found(detections, 1, torch.tensor([0.0, 0, 5, 5]), 0.5)
+    assert not found({"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0)}, 1, box, 0.5)
 
 
 def test_class_probabilities_use_the_heads_activation():

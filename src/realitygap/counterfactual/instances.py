@@ -8,8 +8,9 @@ detector's loss toward t is computed on the object's box as the RoI, summing the
   seesaw's objectness-weighted scores);
 - `box`: L1 of the box head's regression for class t toward the object's box (its encoded deltas);
 - `mask`: binary cross-entropy of the mask head's logits for class t toward the object's mask in the RoI.
-A counterfactual flipped when the detector finds an instance of t on the object's box (IoU >= `iou`)
-after the map and did not before, with a map that moves some pixel by half a grey level or more."""
+A counterfactual flipped when the detector calls the object t after the map (its best detection on the
+object's box, IoU >= `iou`, has label t) and did not before, with a map that moves some pixel by half a
+grey level or more."""
 
 from __future__ import annotations
 
@@ -114,11 +115,15 @@ def object_probabilities(net: torch.nn.Module, x: torch.Tensor, image: torch.Ten
 
 
 def found(detections: dict[str, torch.Tensor], label: int, box: torch.Tensor, iou: float) -> bool:
-    """Whether a detection of `label` overlaps `box` by at least `iou`."""
-    same = detections["labels"] == label
-    if not same.any():
+    """Whether the detector calls the object at `box` `label`: its highest-scoring detection overlapping the
+    box by at least `iou` has that label (Mask R-CNN keeps a low-scoring detection of many classes per box)."""
+    if len(detections["boxes"]) == 0:
         return False
-    return bool((box_iou(box[None].float(), detections["boxes"][same].float()) >= iou).any())
+    overlap = box_iou(box[None].float(), detections["boxes"].float())[0] >= iou
+    if not overlap.any():
+        return False
+    best = detections["scores"].masked_fill(~overlap, -1.0).argmax()
+    return int(detections["labels"][best]) == label
 
 
 @torch.no_grad()

@@ -38,7 +38,7 @@ from realitygap.seeding import derive_seed
 INSTANCE_POLICIES = ("baseline", "counterfactual")
 COUNTERFACTUAL_DEFAULTS = {"terms": ["cls"], "iou": 0.5, "feature_level": 0, "iters": 300, "batch_size": 8,
                            "lr": 0.002, "width": 32, "max_change": 1.5, "min_strength": 0.5,
-                           "weights": {"target": 1.0, "adversarial": 0.1, "cycle": 0.2, "l1": 0.5, "l2": 0.5}}
+                           "weights": {"target": 1.0, "adversarial": 0.1, "cycle": 0.2, "l1": 0.05, "l2": 0.05}}
 
 
 def image_counts(samples: list[dict], categories: list[str]) -> dict[str, int]:
