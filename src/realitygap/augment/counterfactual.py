@@ -68,6 +68,5 @@ class CounterfactualPolicy(Policy):
                  sample: Sample | None = None) -> tuple[np.ndarray, np.ndarray]:
         if sample is None or sample.id not in self.maps:
             raise ValueError("augment policy 'counterfactual': prepare() has no map for this sample")
-        strength = np.random.default_rng(seed).uniform(float(self.cfg["min_strength"]), 1.0)
-        moved = image.astype(np.float32) + strength * self.maps[sample.id]
-        return np.clip(moved + 0.5, 0, 255).astype(np.uint8), mask
+        from realitygap.counterfactual.training import scaled_copy
+        return scaled_copy(image, self.maps[sample.id], self.cfg["min_strength"], seed), mask

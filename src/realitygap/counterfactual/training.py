@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -84,6 +85,14 @@ def apply_map(x: torch.Tensor, change: torch.Tensor) -> torch.Tensor:
 def to_pixels(change: torch.Tensor) -> torch.Tensor:
     """A map in normalised units (K, 3, H, W) in grey levels (0-255 scale)."""
     return change * torch.tensor(STD, device=change.device).view(1, 3, 1, 1)
+
+
+def scaled_copy(image: np.ndarray, change: np.ndarray, min_strength: float, seed: int) -> np.ndarray:
+    """A uint8 image (H, W, 3) plus its map in grey levels (H, W, 3) scaled by a strength drawn from
+    [`min_strength`, 1] with `seed`: one augmented copy of a counterfactual."""
+    strength = np.random.default_rng(seed).uniform(float(min_strength), 1.0)
+    moved = image.astype(np.float32) + strength * change
+    return np.clip(moved + 0.5, 0, 255).astype(np.uint8)
 
 
 def target_loss(logits: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:

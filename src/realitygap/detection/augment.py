@@ -105,21 +105,23 @@ def counterfactual_entries(samples: list[dict], plan: list[dict], cfg: dict, cat
                            source_model: dict, references: list[Path]) -> tuple[list[dict], dict]:
     """Each planned image with a counterfactual map toward its target category on the donor object."""
     from realitygap.counterfactual.instances import frozen_detector, instance_task, judge_instances
-    from realitygap.counterfactual.training import make_maps, to_pixels, train_generator
+    from realitygap.counterfactual.training import make_maps, scaled_copy, to_pixels, train_generator
     from realitygap.detection.model import load_detector
     from realitygap.models import normalise
 
     cfg = {**COUNTERFACTUAL_DEFAULTS, **cfg}
     net = load_detector(source_model["weights"], source_model["model"], categories, source_model.get("device", "auto"))
-    pairs = sorted({(r["sample"], r["annotation"], r["target"]) for r in plan})
+    pairs = sorted({(r["sample"], r["annotation"], r["target"]) for r in plan})   # one counterfactual each
+    row_of = {pair: k for k, pair in enumerate(pairs)}
     used = sorted({i for i, _, _ in pairs})
+    position = {i: k for k, i in enumerate(used)}                                    # sample -> row of `images`
     images = np.stack([read_image(samples[i]["path"]) for i in used])
     x = normalise(net, torch.from_numpy(images))
     masks = torch.from_numpy(np.stack([annotation_mask(samples[i]["annotations"][j], *images.shape[1:3])
                                        for i, j, _ in pairs])).to(x.device)
-    label = lambda i, j: categories.index(samples[i]["annotations"][j]["category"])   # noqa: E731
-    task = instance_task(torch.tensor([used.index(i) for i, _, _ in pairs], device=x.device), masks,
-                         torch.tensor([label(i, j) for i, j, _ in pairs]), torch.tensor([categories.index(t) for *_, t in pairs]))
+    donors = [categories.index(samples[i]["annotations"][j]["category"]) for i, j, _ in pairs]
+    task = instance_task(torch.tensor([position[i] for i, _, _ in pairs], device=x.device), masks,
+                         torch.tensor(donors), torch.tensor([categories.index(t) for *_, t in pairs]))
     refs = normalise(net, torch.from_numpy(np.stack([read_image(p) for p in references])))
     model = frozen_detector(net, list(cfg["terms"]), int(cfg["feature_level"]))
     keys = ("iters", "batch_size", "lr", "width", "max_change", "weights")
@@ -129,10 +131,9 @@ def counterfactual_entries(samples: list[dict], plan: list[dict], cfg: dict, cat
     pixels = to_pixels(change).permute(0, 2, 3, 1).cpu().numpy()
     entries = []
     for row in progress(plan, desc="augment instances counterfactual"):
-        s, k = samples[row["sample"]], pairs.index((row["sample"], row["annotation"], row["target"]))
-        strength = np.random.default_rng(derive_seed(seed, "instance_strength", Path(s["path"]).stem, row["target"],
-                                                     row["copy"])).uniform(float(cfg["min_strength"]), 1.0)
-        image = np.clip(images[used.index(row["sample"])] + strength * pixels[k] + 0.5, 0, 255).astype(np.uint8)
+        s, k = samples[row["sample"]], row_of[(row["sample"], row["annotation"], row["target"])]
+        image = scaled_copy(images[position[row["sample"]]], pixels[k], cfg["min_strength"],
+                            derive_seed(seed, "instance_strength", Path(s["path"]).stem, row["target"], row["copy"]))
         annotations = [{"category": row["target"] if j == row["annotation"] else a["category"],
                         **{key: a[key] for key in ("segmentation", "area", "bbox", "iscrowd")}}
                        for j, a in enumerate(s["annotations"])]
