@@ -21,6 +21,10 @@ localrules:
     all,
 
 
+onstart:
+    record_run_start("logs/run.json")
+
+
 rule all:
     input:
         REPORT,

@@ -66,10 +66,10 @@ def tools_env() -> dict:
     return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run the workflow in `workdir` to the end."""
+def snakemake(workdir: Path, *args: str, umask: int = -1) -> subprocess.CompletedProcess:
+    """Run the workflow in `workdir` to the end (under `umask` when given)."""
     return subprocess.run(snakemake_command(workdir, *args), capture_output=True, text=True, env=tools_env(),
-                          timeout=2400)
+                          timeout=2400, umask=umask)
 
 
 def wait_for_checkpoint(work_dir: Path, proc: subprocess.Popen, timeout: float = 600) -> None:
@@ -89,10 +89,17 @@ def write_params(workdir: Path, profile: str = "tiny", **sections) -> Path:
     return workdir
 
 
+TINY_RUN_WALL_S: dict[str, float] = {}
+"""The wall time of the tiny run (`seconds`), as the test suite measured it around Snakemake."""
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """The whole workflow run once on the tiny profile; shared by the workflow, rerun and cluster tests."""
+    """The whole workflow run once on the tiny profile, under umask 0022 as a shared cluster account would
+    have it; shared by the workflow, rerun and cluster tests."""
     work = write_params(tmp_path_factory.mktemp("tiny"))
-    result = snakemake(work)
+    started = time.perf_counter()
+    result = snakemake(work, umask=0o022)
+    TINY_RUN_WALL_S["seconds"] = time.perf_counter() - started
     assert result.returncode == 0, result.stderr[-5000:]
     return work

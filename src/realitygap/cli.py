@@ -93,7 +93,7 @@ def _summarize(a) -> None:
     from realitygap.summarize.stage import run_summarize
     run_summarize(a.matrix, a.explanations, a.xai_scores, a.timings, a.params, a.all_params, a.out,
                   a.diagnosis, a.policies, a.simsearch, a.experiments, a.instances, a.instance_explanations,
-                  a.pseudolabel, a.image_quality, a.frontier, a.instance_augmented)
+                  a.pseudolabel, a.image_quality, a.frontier, a.instance_augmented, a.run_record)
 
 
 def _simsearch(a) -> None:
@@ -301,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", type=_json, required=True,
                    help="JSON: primary_model, methods, policies, attribution_images")
     p.add_argument("--all-params", type=_json, default={}, help="JSON of the whole params, for the report")
+    p.add_argument("--run-record", default="logs/run.json",
+                   help="the workflow's start record (Snakemake's onstart writes it): timings_s.total is the "
+                        "wall time since; without it, since the earliest job's start")
     p.add_argument("--out", required=True, help="report folder")
 
     p = stage("simsearch", _simsearch, "Search the render parameters with Optuna: `worker` runs trials of the "
@@ -419,10 +422,10 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
 
 
-def _record_timing(args: argparse.Namespace, seconds: float) -> None:
+def _record_timing(args: argparse.Namespace, started: float, seconds: float) -> None:
     key = re.sub(r"[^A-Za-z0-9_.+-]+", "_", f"{args.stage}-{args.out}")
     write_json(Path(args.timings) / f"{key}.json", {"stage": args.stage, "out": str(args.out),
-                                                    "seconds": round(seconds, 3)})
+                                                    "seconds": round(seconds, 3), "started": round(started, 3)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -436,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"realitygap {args.stage}: error: {err}", file=sys.stderr)
         return 2
     if args.stage not in ("summarize", "dvc"):
-        _record_timing(args, time.time() - started)
+        _record_timing(args, started, time.time() - started)
     return 0
 
 

@@ -2,8 +2,10 @@
 import json
 import os
 import shlex
+import time
 
 from realitygap.codefiles import source_files
+from realitygap.io import write_json
 from realitygap.params import resolve
 
 # Validate params.yaml against workflow/schemas/params.schema.yaml, then merge the chosen profile.
@@ -55,6 +57,12 @@ wildcard_constraints:
     explained="|".join(EXPLAINED),
     policy="|".join(POLICIES),
     replicate="|".join(REPLICATES) or "(?!)",
+
+
+def record_run_start(path):
+    """When this run started (Snakemake's onstart: real runs only): `summarize` reports the run's wall time
+    from it as metrics.json `timings_s.total`."""
+    write_json(path, {"started": time.time()})
 
 
 def as_json(value):
