@@ -26,9 +26,9 @@ import yaml
 from common import save
 from realitygap.data import load_samples
 from realitygap.models import forward_logits, load_model
-from realitygap.predict import load_batch
+from realitygap.inference import load_batch
 from realitygap.render.stage import run_render
-from realitygap.score.segmentation import segmentation_scores
+from realitygap.segmentation_metrics import segmentation_scores
 from realitygap.split import run_split
 from realitygap.train import run_train
 

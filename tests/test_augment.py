@@ -14,7 +14,8 @@ from realitygap.augment.stage import policy_context, run_augment
 from realitygap.augment.xai_guided import off_target_regions
 from realitygap.data import load_samples
 from realitygap.io import read_image, read_json, read_mask
-from realitygap.score.policies import closure_study, gap_closed, mean_ci95
+from realitygap.score.policies import closure_study, gap_closed
+from realitygap.stats import mean_ci95
 
 CAMERA = {"type": "camera", "chromatic_aberration": 1.5, "defocus_sigma": 1.0, "gauss_noise_std": 0.03,
           "vignetting": 0.4, "jpeg_quality": [50, 90], "motion_blur": 5, "white_balance": True, "shot_noise": 0.01,

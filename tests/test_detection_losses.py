@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from realitygap.detection.losses import (CLASSIFICATION_LOSSES, LDAMLoss, classification_loss, ldam_margins,
+from realitygap.detection_losses import (CLASSIFICATION_LOSSES, LDAMLoss, classification_loss, ldam_margins,
                                          reweight_class_weights)
 
 

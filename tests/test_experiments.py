@@ -9,9 +9,9 @@ import torch
 import yaml
 from torch import nn
 
-from realitygap.experiments.grid import expand_variants
+from realitygap.variants import expand_variants
 from realitygap.experiments.groups import group_scores, image_groups
-from realitygap.experiments.report import ablation_table, probe_table
+from realitygap.chapters.experiments import ablation_table, probe_table
 from realitygap.io import InputError
 from realitygap.losses import frequency_weights, loss_config
 from realitygap.models import build_model

@@ -13,8 +13,8 @@ from realitygap.counterfactual.instances import (detector_objective, found, froz
                                                  judge_instances, mask_goal, object_probabilities, region_boxes,
                                                  roi_targets)
 from realitygap.counterfactual.training import make_maps, train_generator
-from realitygap.detection.losses import classification_loss
-from realitygap.detection.model import class_probabilities
+from realitygap.detection_losses import classification_loss
+from realitygap.detectors import class_probabilities
 from realitygap.explain import INSTANCE_METHODS, InstanceTarget
 from realitygap.io import write_json
 from realitygap.models import normalise

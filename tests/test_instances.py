@@ -8,7 +8,7 @@ import pytest
 
 from realitygap.coco import mask_annotation
 from realitygap.io import InputError, write_json
-from realitygap.score.instances import category_groups, score_instances
+from realitygap.detection.score import category_groups, score_instances
 
 CATEGORIES = ["bath_towel", "beach_towel", "hand_towel", "tea_towel", "washcloth"]
 
@@ -195,7 +195,7 @@ def test_detect_equals_mmdets_own_inference(rendered):
     from mmengine.dataset import pseudo_collate
 
     from realitygap.detection.data import RealityGapInstances, instance_samples
-    from realitygap.detection.model import build_detector, detect
+    from realitygap.detectors import build_detector, detect
     from realitygap.io import read_image
     from realitygap.models import normalise
 

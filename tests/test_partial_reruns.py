@@ -2,6 +2,7 @@
 dry run must plan the same jobs as forcing the jobs that read the parameter (and, through Snakemake,
 everything downstream of them), and nothing else."""
 
+import os
 import re
 from pathlib import Path
 
@@ -104,3 +105,21 @@ def test_rules_declare_the_code_they_run(tiny_run):
     for path in source_files("realitygap.summarize.stage"):
         assert path in summarize_inputs
     assert "train/stage.py" not in summarize_inputs
+
+
+def test_editing_the_diagnosis_reruns_only_the_diagnosis_and_what_reads_it(tiny_run):
+    """A change to diagnose/stage.py plans the same jobs as forcing the diagnosis (it, the XAI-guided policy
+    built from its ranking, summarize) and no explain job: the explanations are the diagnosis' inputs, and
+    before the stages stopped importing each other, explain's code inputs held the diagnosis' file."""
+    stage_file = Path(next(f for f in source_files("realitygap.diagnose.stage") if f.endswith("diagnose/stage.py")))
+    forced = planned_jobs(tiny_run, "--forcerun", "diagnose")
+    before = stage_file.stat()
+    os.utime(stage_file)                                            # an edit, as far as Snakemake can tell
+    try:
+        changed = planned_jobs(tiny_run)
+    finally:
+        os.utime(stage_file, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert changed == forced
+    rules = {rule for rule, _ in changed}
+    assert {"diagnose", "summarize"} <= rules
+    assert not [out for rule, out in changed if rule == "explain" and "xai_guided" not in out]

@@ -13,7 +13,7 @@ import torch
 from realitygap.io import InputError, read_image, read_json, read_mask, write_json, write_png
 from realitygap.pseudolabel.affinity import affinity_loss, random_walk, transition_matrix
 from realitygap.pseudolabel.crf import dense_crf
-from realitygap.pseudolabel.tags import contradictions, read_tags, tags_of_mask
+from realitygap.tags import contradictions, read_tags, tags_of_mask
 
 MODEL = {"arch": "unet", "base_channels": 8, "num_stages": 3}
 

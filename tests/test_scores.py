@@ -4,9 +4,9 @@ import torch
 
 from realitygap.explain import GradCAM, build_targets
 from realitygap.models import forward_logits
-from realitygap.score.explanations import (average_drop_increase, confidences, faithfulness, localisation,
+from realitygap.explain.scores import (average_drop_increase, confidences, faithfulness, localisation,
                                            mass_share, randomise, sanity_check)
-from realitygap.score.segmentation import segmentation_scores
+from realitygap.segmentation_metrics import segmentation_scores
 
 
 def test_segmentation_scores_match_mmseg_iou_metric():

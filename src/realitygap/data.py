@@ -1,5 +1,5 @@
 """Datasets as lists of samples: resolve a training mix or a split into image/mask paths. (The mmseg
-dataset class that reads them is in `realitygap.train.dataset`, so this module needs no mmseg.)"""
+dataset class that reads them is in `realitygap.seg_dataset`, so this module needs no mmseg.)"""
 
 from __future__ import annotations
 

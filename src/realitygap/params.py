@@ -116,7 +116,7 @@ def augment_problems(aug: dict, domains: set[str], methods: list[str]) -> list[s
 
 def experiments_problems(exp: dict, cfg: dict, rendered: set[str], schema: dict) -> list[str]:
     """The grid's variants build, its mixes exist, the probe's domain is rendered."""
-    from realitygap.experiments.grid import check_variants
+    from realitygap.variants import check_variants
 
     problems = [f"experiments/{key}: {exp[key]!r} is not in train/mixes" for key in ("source_mix", "target_mix")
                 if exp[key] not in cfg["train"]["mixes"]]

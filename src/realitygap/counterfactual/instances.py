@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from torchvision.ops import box_iou, roi_align
 
 from realitygap.counterfactual.training import FrozenModel, Objective, Task, apply_map, to_pixels
-from realitygap.detection.model import PAD_DIVISOR, class_probabilities, detect
+from realitygap.detectors import PAD_DIVISOR, class_probabilities, detect
 
 TERMS = ("cls", "box", "mask")
 

@@ -106,7 +106,7 @@ def counterfactual_entries(samples: list[dict], plan: list[dict], cfg: dict, cat
     """Each planned image with a counterfactual map toward its target category on the donor object."""
     from realitygap.counterfactual.instances import frozen_detector, instance_task, judge_instances
     from realitygap.counterfactual.training import make_maps, scaled_copy, to_pixels, train_generator
-    from realitygap.detection.model import load_detector
+    from realitygap.detectors import load_detector
     from realitygap.models import normalise
 
     cfg = {**COUNTERFACTUAL_DEFAULTS, **cfg}

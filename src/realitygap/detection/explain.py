@@ -16,12 +16,12 @@ import torch
 
 from realitygap.coco import annotation_mask
 from realitygap.detection.data import category_labels, instance_samples
-from realitygap.detection.model import detect, load_detector
+from realitygap.detectors import detect, load_detector
 from realitygap.explain import INSTANCE_METHODS, InstanceTarget, match_instances
-from realitygap.explain.stage import overlay
+from realitygap.explain.overlay import overlay
 from realitygap.io import atomic_dir, read_image, save_npz, write_json
 from realitygap.models import normalise
-from realitygap.summarize.figures import attribution_grid
+from realitygap.figures import attribution_grid
 
 
 def make_instance_explainer(net: torch.nn.Module, name: str, options: dict, seed: int):

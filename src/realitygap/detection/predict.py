@@ -10,7 +10,7 @@ import torch
 
 from realitygap.coco import mask_annotation
 from realitygap.detection.data import instance_samples
-from realitygap.detection.model import detect, load_detector
+from realitygap.detectors import detect, load_detector
 from realitygap.io import atomic_dir, read_image, read_json, write_json
 from realitygap.models import normalise
 from realitygap.progress import progress

@@ -11,12 +11,12 @@ from collections import Counter
 from pathlib import Path
 
 from realitygap.detection.data import instance_samples
-from realitygap.detection.losses import classification_loss
-from realitygap.detection.model import maskrcnn_config
+from realitygap.detection_losses import classification_loss
+from realitygap.detectors import maskrcnn_config
 from realitygap.io import InputError, write_json
 from realitygap.models import save_weights
 from realitygap.seeding import derive_seed
-from realitygap.train.stage import claim_work_dir, loop_config, run_fingerprint, run_runner, trained_net
+from realitygap.runner import claim_work_dir, loop_config, run_fingerprint, run_runner, trained_net
 
 
 def category_counts(samples: list[dict], categories: list[str]) -> list[int]:
@@ -30,7 +30,7 @@ def box_loss(loss: str, train: list[dict], categories: list[str]) -> dict:
     return classification_loss(loss, [max(1, n) for n in category_counts(train, categories)])
 
 
-def _dataloader(samples: list[dict], categories: list[str], batch_size: int) -> dict:
+def dataloader_config(samples: list[dict], categories: list[str], batch_size: int) -> dict:
     pipeline = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations", with_bbox=True, with_mask=True),
                 dict(type="RandomFlip", prob=0.5), dict(type="PackDetInputs")]
     return dict(batch_size=batch_size, num_workers=0, persistent_workers=False,
@@ -54,7 +54,7 @@ def detector_runner_config(model: dict, loss_cls: dict, cfg: dict, categories: l
     config = loop_config(cfg, work_dir, seed) | dict(
         default_scope="mmdet",
         model=maskrcnn_config(model["depth"], len(categories), model.get("standard", False), loss_cls),
-        train_dataloader=_dataloader(train, categories, cfg["batch_size"]),
+        traindataloader_config=dataloader_config(train, categories, cfg["batch_size"]),
         optim_wrapper=dict(type="OptimWrapper", optimizer=optimizer(cfg)),
         param_scheduler=[
             dict(type="LinearLR", start_factor=0.001, by_epoch=False, begin=0, end=min(cfg["warmup_iters"], iters)),
@@ -71,7 +71,7 @@ def run_train_instances(sources: list[dict], model: dict, loss: str, cfg: dict, 
     from mmdet.utils import register_all_modules
 
     import realitygap.detection.data  # noqa: F401  (registers RealityGapInstances)
-    import realitygap.detection.losses  # noqa: F401  (registers LDAMLoss)
+    import realitygap.detection_losses  # noqa: F401  (registers LDAMLoss)
 
     run_seed = derive_seed(seed, "train_instances", mix, loss)
     train = instance_samples(sources, seed)
@@ -84,7 +84,7 @@ def run_train_instances(sources: list[dict], model: dict, loss: str, cfg: dict, 
     register_all_modules(init_default_scope=False)
     loss_cls = box_loss(loss, train, categories)
     started = time.time()
-    # contiguous NCHW features: mmcv's CPU RoIAlign reads channels-last ones wrongly (see detection.model.detect)
+    # contiguous NCHW features: mmcv's CPU RoIAlign reads channels-last ones wrongly (see detectors.detect)
     runner = run_runner(detector_runner_config(model, loss_cls, cfg, categories, train, work_dir, run_seed), device,
                         channels_last=False)
     elapsed = time.time() - started

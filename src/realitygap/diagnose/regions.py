@@ -12,25 +12,8 @@ import numpy as np
 import torch
 
 from realitygap import CLASSES
-from realitygap.data import Sample
 from realitygap.explain.base import Target
-from realitygap.io import read_mask
-from realitygap.render.domain import CUES, MASK_CUES
-from realitygap.score.explanations import confidences
-
-
-def cue_regions(samples: list[Sample], truth: np.ndarray) -> dict[str, np.ndarray]:
-    """Boolean regions (N, H, W) per cue name, for the samples whose cue masks exist."""
-    regions = {name: truth == value for name, (value, _) in MASK_CUES.items()}
-    if all(s.cues is not None and s.cues.exists() for s in samples):
-        bits = np.stack([read_mask(s.cues) for s in samples])
-        regions.update({name: (bits & bit) > 0 for name, (bit, _) in CUES.items()})
-    return regions
-
-
-def region_factors() -> dict[str, tuple[str, ...]]:
-    """The render factors acting in each cue region."""
-    return {**{k: v for k, (_, v) in MASK_CUES.items()}, **{k: v for k, (_, v) in CUES.items()}}
+from realitygap.explain.scores import confidences
 
 
 def ablate(images: np.ndarray, region: np.ndarray, radius: int = 3) -> np.ndarray:

@@ -26,11 +26,12 @@ import torch
 from realitygap import CLASSES
 from realitygap.data import load_samples
 from realitygap.diagnose.cka import layer_features, linear_cka
-from realitygap.diagnose.regions import ablate, class_confidence, cue_regions, region_factors
+from realitygap.cues import cue_regions, region_factors
+from realitygap.diagnose.regions import ablate, class_confidence
 from realitygap.io import read_json, write_json
 from realitygap.models import load_model
-from realitygap.predict import load_batch
-from realitygap.score.explanations import mass_share, rank_correlation
+from realitygap.inference import load_batch
+from realitygap.explain.scores import mass_share, rank_correlation
 
 
 def _mean(values) -> float | None:

@@ -11,8 +11,8 @@ from realitygap.data import load_samples, source_samples
 from realitygap.experiments.groups import group_scores, image_groups, sample_meta
 from realitygap.io import write_json
 from realitygap.models import load_model
-from realitygap.predict.stage import predict_samples
-from realitygap.score.segmentation import segmentation_scores
+from realitygap.inference import predict_samples
+from realitygap.segmentation_metrics import segmentation_scores
 
 
 def run_evaluate(weights: str, model: dict, size: int, sources: list[dict], test: dict[str, list[str]],

@@ -12,7 +12,7 @@ import numpy as np
 from realitygap import CLASSES
 from realitygap.data import Sample
 from realitygap.io import read_json
-from realitygap.score.segmentation import confusion_matrix, scores_from_confusion
+from realitygap.segmentation_metrics import confusion_matrix, scores_from_confusion
 
 ATTRIBUTES = ("domain", "state", "towels", "category", "lighting")
 

@@ -20,15 +20,15 @@ import torch
 from realitygap import CLASSES
 from realitygap.data import load_samples
 from realitygap.experiments.groups import sample_meta
-from realitygap.explain.stage import explain_targets, make_explainer
+from realitygap.explain import explain_targets, make_explainer
 from realitygap.io import InputError, write_json
 from realitygap.models import load_model
-from realitygap.predict import load_batch
-from realitygap.predict.stage import predict_samples
+from realitygap.inference import load_batch
+from realitygap.inference import predict_samples
 from realitygap.render.domain import seam_fringe
 from realitygap.render.raster import rasterize
 from realitygap.render.scene import Scene
-from realitygap.score.segmentation import segmentation_scores
+from realitygap.segmentation_metrics import segmentation_scores
 
 
 def fringe_masks(dataset: str | os.PathLike, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from realitygap import CLASSES
 from realitygap.models import forward_logits, normalise
 
 
@@ -179,3 +181,14 @@ class CAMExplainer(Explainer):
 
     def channel_weights(self, acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+
+def explain_targets(net: torch.nn.Module, x: torch.Tensor, truth: np.ndarray, cfg: dict) -> tuple[list, torch.Tensor]:
+    """Targets of `cfg["target_classes"]` over the truth, the predicted mask or a pixel box of the
+    prediction (Seg-Grad-CAM's region of interest); also returns the prediction."""
+    with torch.no_grad():
+        pred = forward_logits(net, x).argmax(1)
+    labels = torch.from_numpy(truth).to(x.device) if cfg["region"] == "truth" else pred
+    box = tuple(cfg["box"]) if cfg["region"] == "box" else None
+    classes = [CLASSES.index(c) for c in cfg["target_classes"]]
+    return build_targets(labels, classes, len(CLASSES), box), pred

@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torchvision.ops import box_iou
 
-from realitygap.detection import detect
+from realitygap.detectors import detect
 from realitygap.explain.instance import InstanceExplainer, InstanceTarget
 from realitygap.explain.rise import rise_masks
 from realitygap.progress import progress

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torchvision.ops import box_iou
 
-from realitygap.detection.model import class_probabilities
+from realitygap.detectors import class_probabilities
 from realitygap.explain.base import normalise_maps
 from realitygap.models import normalise
 
@@ -57,7 +57,7 @@ class InstanceExplainer:
 
     def explain(self, images: torch.Tensor, targets: list[InstanceTarget]) -> torch.Tensor:
         """Maps (K, H, W) in [0, 1] for uint8 RGB images (N, H, W, 3) and K instance targets."""
-        maps = self.attribute(normalise(self.net, images).contiguous(), targets)    # see detection.model.detect
+        maps = self.attribute(normalise(self.net, images).contiguous(), targets)    # see detectors.detect
         return normalise_maps(maps[None].float())[0]
 
     def attribute(self, x: torch.Tensor, targets: list[InstanceTarget]) -> torch.Tensor:

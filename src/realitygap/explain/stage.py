@@ -7,27 +7,17 @@ import os
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from realitygap import CLASSES
+from realitygap.cues import cue_regions
 from realitygap.data import load_samples
-from realitygap.diagnose.regions import cue_regions
-from realitygap.explain import METHODS, build_targets
+from realitygap.explain import explain_targets, make_explainer
+from realitygap.explain.overlay import overlay
+from realitygap.inference import load_batch
 from realitygap.io import atomic_dir, save_npz, write_json, write_png
-from realitygap.models import forward_logits, load_model
-from realitygap.predict import load_batch
-
-
-def overlay(image: np.ndarray, attribution: np.ndarray, outline: np.ndarray | None = None) -> np.ndarray:
-    """RGB image with a [0, 1] map blended in as a heat map, and a mask outline drawn in white."""
-    heat = cv2.applyColorMap((attribution * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
-    out = (0.5 * image + 0.5 * heat).astype(np.uint8)
-    if outline is not None and outline.any():
-        contours, _ = cv2.findContours(outline.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-        out = cv2.drawContours(np.ascontiguousarray(out), contours, -1, (255, 255, 255), 1)
-    return out
+from realitygap.models import load_model
 
 
 def explained_samples(datasets: dict[str, tuple[str, str]], num_images: int) -> list[tuple[str, object]]:
@@ -37,25 +27,6 @@ def explained_samples(datasets: dict[str, tuple[str, str]], num_images: int) -> 
         samples = sorted(load_samples(dataset, split, "test"), key=lambda s: s.id)[:num_images]
         chosen += [(domain, s) for s in samples]
     return chosen
-
-
-def make_explainer(net: torch.nn.Module, method: str, cfg: dict, seed: int = 0):
-    """The named method on `net` with its options from the explain params."""
-    if method not in METHODS:
-        raise ValueError(f"explain: unknown method {method!r} (known: {sorted(METHODS)})")
-    return METHODS[method](net, cfg["target_layer"], batch_size=cfg.get("batch_size", 16), seed=seed,
-                           **cfg.get("options", {}).get(method, {}))
-
-
-def explain_targets(net: torch.nn.Module, x: torch.Tensor, truth: np.ndarray, cfg: dict) -> tuple[list, torch.Tensor]:
-    """Targets of `cfg["target_classes"]` over the truth, the predicted mask or a pixel box of the
-    prediction (Seg-Grad-CAM's region of interest); also returns the prediction."""
-    with torch.no_grad():
-        pred = forward_logits(net, x).argmax(1)
-    labels = torch.from_numpy(truth).to(x.device) if cfg["region"] == "truth" else pred
-    box = tuple(cfg["box"]) if cfg["region"] == "box" else None
-    classes = [CLASSES.index(c) for c in cfg["target_classes"]]
-    return build_targets(labels, classes, len(CLASSES), box), pred
 
 
 def save_extras(tmp: Path, extras: dict) -> dict:

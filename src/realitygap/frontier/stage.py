@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from realitygap.data import load_samples
-from realitygap.frontier import report
+from realitygap.chapters import frontier as report
 from realitygap.frontier.train import train_domain_classifier, train_vae, train_wgan_gp
 from realitygap.frontier.walk import breakdown_step, walk
 from realitygap.io import atomic_dir, read_image, save_npz, write_json

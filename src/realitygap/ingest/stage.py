@@ -15,7 +15,7 @@ import numpy as np
 from realitygap import CLASSES
 from realitygap.coco import annotation_mask
 from realitygap.io import InputError, atomic_dir, read_image, read_json, read_mask, write_json, write_png
-from realitygap.pseudolabel.tags import read_tags
+from realitygap.tags import read_tags
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 

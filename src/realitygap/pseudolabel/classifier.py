@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from realitygap.io import read_mask, write_json
 from realitygap.models import load_weights, model_config, save_weights
-from realitygap.pseudolabel.tags import TAG_CLASSES, tag_matrix, tags_of_mask
+from realitygap.tags import TAG_CLASSES, tag_matrix, tags_of_mask
 
 CAM_LAYER = "decode_head.features"
 """The layer whose activations weight the classifier's CAMs: the backbone's full-resolution map."""
@@ -141,7 +141,7 @@ def tag_probabilities(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
 def classifier_runner_config(model: dict, cfg: dict, size: int, samples: list[dict], work_dir: Path,
                              seed: int) -> dict:
     """The mmengine config that trains the tag classifier on `samples`."""
-    from realitygap.train.stage import loop_config
+    from realitygap.runner import loop_config
 
     pipeline = [dict(type="LoadImageFromFile"), dict(type="TagCrop", crop=tuple(cfg["crop"]), min_pixels=cfg["min_pixels"],
                                                          candidates=cfg["candidates"]),
@@ -150,7 +150,7 @@ def classifier_runner_config(model: dict, cfg: dict, size: int, samples: list[di
     return loop_config(cfg, work_dir, seed) | dict(
         default_scope="mmseg",
         model=classifier_config(model, size, cfg.get("head")),
-        train_dataloader=dict(batch_size=cfg["batch_size"], num_workers=0, persistent_workers=False,
+        traindataloader_config=dict(batch_size=cfg["batch_size"], num_workers=0, persistent_workers=False,
                               sampler=dict(type="InfiniteSampler", shuffle=True),
                               dataset=dict(type="TaggedImages", samples=samples, pipeline=pipeline)),
         optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),
@@ -162,7 +162,7 @@ def classifier_runner_config(model: dict, cfg: dict, size: int, samples: list[di
 def train_classifier(model: dict, cfg: dict, size: int, samples: list[dict], out: str | os.PathLike, seed: int,
                      device: str = "auto") -> dict:
     """Train the tag classifier and write `<out>/model.pth` and `<out>/train.json`."""
-    from realitygap.train.stage import claim_work_dir, run_runner, trained_net
+    from realitygap.runner import claim_work_dir, run_runner, trained_net
 
     out = Path(out)
     if not samples:

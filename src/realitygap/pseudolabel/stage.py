@@ -24,10 +24,10 @@ from realitygap.io import InputError, atomic_dir, read_image, read_json, read_ma
 from realitygap.models import load_model
 from realitygap.progress import progress
 from realitygap.pseudolabel import affinity, classifier, crf, priors
-from realitygap.pseudolabel.tags import contradictions, tag_matrix, tags_of_mask
-from realitygap.score.segmentation import confusion_matrix, scores_from_confusion
+from realitygap.tags import contradictions, tag_matrix, tags_of_mask
+from realitygap.segmentation_metrics import confusion_matrix, scores_from_confusion
 from realitygap.seeding import derive_seed
-from realitygap.train.dataset import PALETTE
+from realitygap.seg_dataset import PALETTE
 
 IGNORE = 255
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def train_affinity(model: dict, cfg: dict, size: int, images: np.ndarray, labels
                    seed: int, device: str) -> torch.nn.Module:
     """Train the affinity net on images (N, H, W, 3) with confident labels (both written under `work`),
     return it in eval mode."""
-    from realitygap.train.stage import _dataloader, claim_work_dir, loop_config, run_runner, trained_net
+    from realitygap.runner import dataloader_config, claim_work_dir, loop_config, run_runner, trained_net
 
     samples = []
     for i, (image, label) in enumerate(zip(images, labels)):
@@ -138,7 +138,7 @@ def train_affinity(model: dict, cfg: dict, size: int, images: np.ndarray, labels
     config = loop_config(cfg, work / "work_dir", seed) | dict(
         default_scope="mmseg",
         model=affinity.affinity_config(model, size, cfg["dims"], cfg["radius"]),
-        train_dataloader=_dataloader(samples, cfg["batch_size"], train=True),
+        traindataloader_config=dataloader_config(samples, cfg["batch_size"], train=True),
         optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),
         param_scheduler=[dict(type="PolyLR", eta_min=cfg["lr"] * 0.01, power=0.9, begin=0, end=cfg["iters"], by_epoch=False)])
     runner = run_runner(config, device)
@@ -195,7 +195,7 @@ def run_label(dataset: str, split: str, classifier_dir: str, model: dict, cfg: d
               out: str | os.PathLike, results: str | os.PathLike, device: str = "auto") -> dict:
     """Pseudo-label the target's training images and write the dataset to `out`; per-step scores, the
     contradicted tags and an example figure go to `results`."""
-    from realitygap.summarize import figures
+    from realitygap import figures
 
     results, entries = Path(results), target_entries(dataset, split)
     given = read_json(Path(classifier_dir) / "tags.json")

@@ -12,7 +12,7 @@ import numpy as np
 
 from realitygap import CLASSES
 from realitygap.io import atomic_path, read_json, write_json
-from realitygap.score.segmentation import segmentation_scores
+from realitygap.segmentation_metrics import segmentation_scores
 
 
 def run_score_segmentation(predictions: str | os.PathLike, out: str | os.PathLike) -> dict:

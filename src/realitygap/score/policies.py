@@ -8,14 +8,11 @@ over the seeds."""
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
-import numpy as np
-from scipy import stats
-
 from realitygap.io import InputError, read_json, write_json
+from realitygap.stats import mean_ci95
 
 BASELINES = ("sim", "real")
 
@@ -24,15 +21,6 @@ def gap_closed(score_aug: float, score_sim: float, score_real: float) -> float |
     """The fraction of the sim -> real gap a policy closes; None when there is no gap."""
     gap = score_real - score_sim
     return None if abs(gap) < 1e-9 else (score_aug - score_sim) / gap
-
-
-def mean_ci95(values: list[float]) -> tuple[float, list[float] | None]:
-    """Mean and Student-t 95 % interval; no interval from a single value."""
-    v = np.asarray(values, float)
-    if len(v) < 2:
-        return float(v.mean()), None
-    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
-    return float(v.mean()), [float(v.mean() - half), float(v.mean() + half)]
 
 
 def closure_study(on_real: dict[str, dict[str, float]], policies: list[str], extra: dict[str, str] | None = None) -> dict:

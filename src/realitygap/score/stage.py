@@ -22,8 +22,8 @@ def run_score_explanations(explanations: str | os.PathLike, weights: str, model:
 
     from realitygap.explain import build_targets
     from realitygap.models import load_model
-    from realitygap.predict import load_batch
-    from realitygap.score.explanations import faithfulness, localisation
+    from realitygap.inference import load_batch
+    from realitygap.explain.scores import faithfulness, localisation
 
     cfg = {"deletion_steps": 16, "sanity_images": 4, **(cfg or {})}
     explanations = Path(explanations)
@@ -60,7 +60,7 @@ def sanity(net, meta: dict, images: np.ndarray, labels: torch.Tensor, maps: np.n
     import torch
 
     from realitygap.explain import METHODS, build_targets
-    from realitygap.score.explanations import sanity_check
+    from realitygap.explain.scores import sanity_check
 
     domains = np.array(meta["domains"])
     pick = np.concatenate([np.flatnonzero(domains == d)[:count] for d in sorted(set(meta["domains"]))])

@@ -28,7 +28,7 @@ from realitygap.data import Sample, load_samples
 from realitygap.seeding import derive_seed
 from realitygap.simsearch.plugins import render_look
 from realitygap.simsearch.space import check_space, look_of, raw_params, suggest
-from realitygap.train.stage import fit
+from realitygap.runner import fit
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)

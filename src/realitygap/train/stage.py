@@ -7,150 +7,16 @@ final weights are written atomically to `<out>/model.pth`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 
-import torch
-
-from realitygap.data import Sample, load_samples, source_samples
-from realitygap.io import read_mask, write_json
-from realitygap.losses import frequency_weights, needs_frequencies
-from realitygap.models import model_config, resolve_device, save_weights
+from realitygap.data import load_samples, source_samples
+from realitygap.io import write_json
+from realitygap.models import save_weights
+from realitygap.runner import claim_work_dir, fit, run_fingerprint, trained_net, training_loss
 from realitygap.seeding import derive_seed
-
-
-def _dataloader(samples: list[Sample], batch_size: int, train: bool) -> dict:
-    pipeline = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations")]
-    if train:
-        pipeline.append(dict(type="RandomFlip", prob=0.5))
-    pipeline.append(dict(type="PackSegInputs"))
-    return dict(
-        batch_size=batch_size if train else 1, num_workers=0, persistent_workers=False,
-        sampler=dict(type="InfiniteSampler" if train else "DefaultSampler", shuffle=train),
-        dataset=dict(type="RealityGapDataset", pipeline=pipeline,
-                     samples=[dict(image=str(s.image), mask=str(s.mask)) for s in samples]))
-
-
-def training_loss(model: dict, cfg: dict, train: list[Sample]) -> tuple[str | list, list[float] | None]:
-    """The run's loss (the model entry's own, else the train params') and, when a term asks for them, the
-    class weights from the training masks' pixel frequencies."""
-    loss = model.get("loss", cfg["loss"])
-    if not needs_frequencies(loss):
-        return loss, None
-    return loss, frequency_weights(read_mask(s.mask) for s in train)
-
-
-def loop_config(cfg: dict, work_dir: Path, seed: int) -> dict:
-    """The parts of an mmengine config every training run shares: an iteration-based loop of
-    `cfg["iters"]`, checkpoints every `cfg["checkpoint_interval"]`, resuming, seeded determinism."""
-    iters = cfg["iters"]
-    return dict(
-        work_dir=str(work_dir),
-        train_cfg=dict(type="IterBasedTrainLoop", max_iters=iters, val_interval=iters),
-        default_hooks=dict(
-            timer=dict(type="IterTimerHook"),
-            logger=dict(type="LoggerHook", interval=max(1, min(50, iters // 10)), log_metric_by_epoch=False),
-            param_scheduler=dict(type="ParamSchedulerHook"),
-            checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=cfg["checkpoint_interval"],
-                            max_keep_ckpts=1, save_last=True),
-            sampler_seed=dict(type="DistSamplerSeedHook")),
-        custom_hooks=[dict(type="TorchRngStateHook")],
-        log_processor=dict(by_epoch=False),
-        env_cfg=dict(cudnn_benchmark=False, dist_cfg=dict(backend="nccl")),
-        randomness=dict(seed=seed, deterministic=True),
-        log_level="INFO",
-        resume=True,
-    )
-
-
-def runner_config(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample],
-                  work_dir: Path, seed: int) -> dict:
-    """The full mmengine config of one training run."""
-    iters = cfg["iters"]
-    return loop_config(cfg, work_dir, seed) | dict(
-        default_scope="mmseg",
-        model=model_config(model, size, *training_loss(model, cfg, train)),
-        train_dataloader=_dataloader(train, cfg["batch_size"], train=True),
-        val_dataloader=_dataloader(val, 1, train=False),
-        val_evaluator=dict(type="IoUMetric", iou_metrics=["mIoU", "mDice"]),
-        val_cfg=dict(type="ValLoop"),
-        optim_wrapper=dict(type="OptimWrapper", optimizer=dict(
-            type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),
-        param_scheduler=[dict(type="PolyLR", eta_min=cfg["lr"] * 0.01, power=0.9, begin=0, end=iters,
-                              by_epoch=False)],
-    )
-
-
-def run_runner(config: dict, device: str = "auto", hooks: tuple = (), channels_last: bool = True):
-    """Build mmengine's Runner from a full config (its registries' modules already imported), train it
-    and return it; `hooks` are extra Hook objects."""
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-
-    import realitygap.train.resume  # noqa: F401  (registers TorchRngStateHook)
-
-    if resolve_device(device).type == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    # Our own checkpoints hold optimizer and message-hub state that torch's weights_only loader refuses.
-    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
-    runner = Runner.from_cfg(Config(config))
-    for hook in hooks:
-        runner.register_hook(hook)
-    if channels_last:     # convolutions run 1.3x faster on the CPU (bench/train_step.py)
-        runner.model.to(memory_format=torch.channels_last)
-    runner.train()
-    return runner
-
-
-def trained_net(runner) -> torch.nn.Module:
-    """The Runner's model, unwrapped from a distributed wrapper if there is one."""
-    return runner.model.module if hasattr(runner.model, "module") else runner.model
-
-
-def fit(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample], work_dir: Path, seed: int,
-        device: str = "auto", val_interval: int | None = None, hooks: tuple = (), experiment: str | None = None):
-    """Build mmengine's Runner for one training run, train it and return it. `val_interval` validates
-    more often than once at the end; `hooks` are extra Hook objects (e.g. a pruning hook); `experiment`
-    names the run, so several runs in one process keep apart mmengine's per-run logger and message hub."""
-    from mmseg.utils import register_all_modules
-
-    import realitygap.architectures  # noqa: F401  (registers ConfigurableEncoderDecoder)
-    import realitygap.mmseg_losses  # noqa: F401  (registers IgnoreAwareCrossEntropyLoss)
-    import realitygap.train.dataset  # noqa: F401  (registers RealityGapDataset)
-
-    register_all_modules(init_default_scope=False)
-    config = runner_config(model, cfg, size, train, val, work_dir, seed)
-    if val_interval:
-        config["train_cfg"]["val_interval"] = val_interval
-    if experiment:
-        config["experiment_name"] = experiment
-    return run_runner(config, device, hooks)
-
-
-def run_fingerprint(sources: list[dict], val_sources: list[dict], model: dict, cfg: dict, size: int, seed: int) -> str:
-    """A hash of everything a training run depends on: its params, and the manifests and split files of its
-    data (a re-rendered dataset keeps its sample ids but not its manifest)."""
-    files = sorted({str(Path(src["dataset"]) / "manifest.json") for src in sources + val_sources}
-                   | {src["split"] for src in sources + val_sources if src.get("split")})
-    digest = hashlib.sha256(json.dumps([sources, val_sources, model, cfg, size, seed], sort_keys=True).encode())
-    for name in files:
-        digest.update(Path(name).read_bytes())
-    return digest.hexdigest()
-
-
-def claim_work_dir(work_dir: Path, fingerprint: str) -> None:
-    """Keep `work_dir`'s checkpoints only for the run that wrote them: a run with other params or data
-    starts afresh instead of resuming (mmengine would resume any last checkpoint it finds)."""
-    stamp = work_dir / "fingerprint.txt"
-    if work_dir.exists() and (not stamp.is_file() or stamp.read_text() != fingerprint):
-        shutil.rmtree(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fingerprint)
 
 
 def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: dict, size: int, seed: int, out: str | os.PathLike,

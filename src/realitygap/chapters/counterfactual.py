@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from realitygap import CLASSES
+from realitygap import CLASSES, figures
+from realitygap.chapters.base import Context, Section, table
 from realitygap.io import read_image, read_json
-from realitygap.summarize import figures
 
 PALETTE = np.array([[40, 40, 40], [70, 130, 220], [250, 200, 40]], np.uint8)   # background, towel, seam
 
@@ -74,3 +74,18 @@ def counterfactual_figure(explanations: Path, mixes: list[str], model: str, clas
             tiles.append([image, _labels(before), moved, _labels(after), overlay])
     figures.attribution_grid(rows, ["image", "answer", "counterfactual x'", "answer on x'", "|M|"], tiles, path,
                              f"Counterfactuals for the {class_name} (answers: {', '.join(CLASSES)} = grey, blue, yellow)")
+
+
+def collect(ctx: Context, metrics: dict) -> None:
+    """Nothing of its own: the counterfactual evidence is the diagnosis' (metrics.json `diagnosis.counterfactual`)."""
+
+
+def sections(ctx: Context, metrics: dict) -> list[Section]:
+    diagnosis = metrics.get("diagnosis", {})
+    if "counterfactual" not in diagnosis:
+        return []
+    cfg = ctx.params["diagnose"]
+    counterfactual_figure(Path(ctx.explanations), [cfg["source_mix"], cfg["target_mix"]], ctx.primary,
+                          cfg["target_class"], ctx.cfg["attribution_images"], ctx.out / "counterfactuals.png")
+    return [Section("What would have to change? Counterfactual maps", counterfactual_text(diagnosis, cfg["target_class"]),
+                    table(*counterfactual_rows(diagnosis)), ("counterfactuals.png",))]

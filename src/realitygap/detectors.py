@@ -20,7 +20,7 @@ PAD_DIVISOR = 32
 
 def maskrcnn_config(depth: int, num_classes: int, standard: bool = False, loss_cls: dict | None = None) -> dict:
     """The mmdet MaskRCNN config for a ResNet-`depth` FPN backbone and `num_classes` categories; `loss_cls` is
-    the box head's classification loss (`realitygap.detection.losses.classification_loss`), else cross-entropy."""
+    the box head's classification loss (`realitygap.detection_losses.classification_loss`), else cross-entropy."""
     if depth not in (18, 34, 50, 101):
         raise ValueError(f"Mask R-CNN backbone depth {depth} (known: 18, 34, 50, 101)")
     widths = [64, 128, 256, 512] if depth in (18, 34) else [256, 512, 1024, 2048]
@@ -84,7 +84,7 @@ def build_detector(depth: int, num_classes: int, standard: bool = False, loss_cl
     from mmdet.utils import register_all_modules
     from mmengine.config import ConfigDict
 
-    import realitygap.detection.losses  # noqa: F401  (registers LDAMLoss)
+    import realitygap.detection_losses  # noqa: F401  (registers LDAMLoss)
 
     register_all_modules(init_default_scope=True)
     return MODELS.build(ConfigDict(maskrcnn_config(depth, num_classes, standard, loss_cls))).eval()

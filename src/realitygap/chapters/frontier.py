@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from realitygap.counterfactual.report import PALETTE
-from realitygap.summarize.figures import plt, save_figure
+from realitygap.chapters.base import Context, Section, table
+from realitygap.chapters.counterfactual import PALETTE
+from realitygap.figures import plt, save_figure
+from realitygap.io import read_json
 
 
 def strips(walks: list[dict], mixes: list[str], class_name: str, path: str | os.PathLike) -> None:
@@ -68,3 +71,26 @@ def frontier_text(summary: dict, source: str, target: str, class_name: str) -> s
             f"below half of its start {at(summary['breakdown_t_mean'])} ({summary['breakdown_found']} walks; before the "
             f"frontier in {summary['breakdown_before_frontier']}). Below the strips, the WGAN-GP's samples per epoch with the "
             f"classifier in the loop (final mean P = {summary['gan_final_p_target']:.2f}).")
+
+
+def frontier_rows(frontier: Path) -> list[list]:
+    """A row per latent walk: its images, frontier and breakdown steps, P(target) at its start, middle and end."""
+    walks = read_json(frontier / "frontier.json")["walks"]
+    return [[k + 1, w["source_id"], w["target_id"], w["frontier"], w["breakdown"], w["p_target"][0],
+             w["p_target"][len(w["p_target"]) // 2], w["p_target"][-1]] for k, w in enumerate(walks)]
+
+
+def collect(ctx: Context, metrics: dict) -> None:
+    if ctx.frontier_dir:
+        metrics["frontier"] = read_json(Path(ctx.frontier_dir) / "frontier.json")["summary"]
+
+
+def sections(ctx: Context, metrics: dict) -> list[Section]:
+    if not ctx.frontier_dir:
+        return []
+    folder, cfg = Path(ctx.frontier_dir), ctx.params["frontier"]
+    header = ["walk", "source image", "target image", "frontier step", "breakdown step",
+              *[f"P(target) at t={t}" for t in (0, 0.5, 1)]]
+    return [Section("The way from sim to real: generative frontier",
+                    frontier_text(metrics["frontier"], cfg["source_mix"], cfg["target_mix"], cfg["class"]),
+                    table(header, frontier_rows(folder)), (folder / "strips.png", folder / "gan_epochs.png"))]

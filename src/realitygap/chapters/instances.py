@@ -12,8 +12,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from realitygap import figures  # noqa: E402
+from realitygap.chapters.base import Context, Section, table  # noqa: E402
+from realitygap.figures import save_figure  # noqa: E402
 from realitygap.io import read_json  # noqa: E402
-from realitygap.summarize.figures import save_figure  # noqa: E402
 
 MATRIX_KEYS = ("segm_AP", "bbox_AP", "AP_r", "AP_c", "AP_f", "segm_AP50", "segm_AP75")
 GROUPS = ("AP_r", "AP_c", "AP_f")
@@ -149,3 +151,44 @@ def longtail_bars(instance: dict, path: str | os.PathLike, domain: str = "real")
     ax.set_title("Long tail: AP by frequency group per box-head loss and training mix")
     ax.legend(fontsize=8)
     save_figure(fig, path)
+
+
+def collect(ctx: Context, metrics: dict) -> None:
+    """metrics.json `instance` (after the policies' chapter: the instance policies' FID / KID are read from
+    `image_quality`)."""
+    if not ctx.instances_dir:
+        return
+    metrics["instance"] = instance_metrics(ctx.instances_dir, ctx.params["instance"], ctx.instance_augmented)
+    add_policy_image_quality(metrics["instance"], metrics.get("image_quality", {}).get("sets", {}))
+    if ctx.instance_explanations:
+        metrics["instance"]["explanations"] = explanation_summary(
+            read_json(Path(ctx.instance_explanations) / "meta.json"))
+
+
+EXPLANATION_TEXT = (
+    "The largest object of each of the first real test images, matched by IoU to each model's detection of its "
+    "category (the ground-truth box where a model missed it), explained in every model: D-RISE, Grad-CAM on the "
+    "class score and on the mask head, saliency, and counterfactual maps (what would make the detector call the "
+    "object by another category, or find it). Share on object = the attribution mass on the object's true mask.")
+
+
+def sections(ctx: Context, metrics: dict) -> list[Section]:
+    if "instance" not in metrics:
+        return []
+    instance = metrics["instance"]
+    figures.gap_heatmap(instance["matrix"], "segm_AP", ctx.out / "instance_gap.png")
+    longtail_bars(instance, ctx.out / "instance_longtail.png")
+    out = [Section("The gap for instances: Mask R-CNN", instance_text(instance), table(*matrix_rows(instance)),
+                   ("instance_gap.png",)),
+           Section("The long tail: box-head losses", "AP by frequency group on real test images for each box-head "
+                   "classification loss (cross-entropy, focal, seesaw, class-frequency re-weighting, LDAM) and "
+                   "training mix.", table(*longtail_rows(instance)), ("instance_longtail.png",))]
+    if instance.get("policies"):
+        out.append(Section("Counterfactual images for the long tail", policy_text(instance, ctx.params["instance"]["augment"]),
+                           table(*policy_rows(instance))))
+    if ctx.instance_explanations:
+        folder = Path(ctx.instance_explanations)
+        shown = tuple(p for p in (folder / "attributions.png", folder / "counterfactuals.png") if p.is_file())
+        out.append(Section("What does each Mask R-CNN look at?", EXPLANATION_TEXT,
+                           table(*explanation_rows(instance.get("explanations", {}))), shown))
+    return out

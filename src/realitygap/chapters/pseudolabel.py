@@ -3,7 +3,11 @@ where the models trained on them stand between the sim- and real-trained models.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from realitygap import CLASSES
+from realitygap.chapters.base import Context, Section, table
+from realitygap.io import read_json
 
 TAG_SOURCES = {"masks": "image-level tags read off the held-out masks (standing in for an annotator's tags)",
                "dataset": "the image-level tags ingested with the images",
@@ -61,3 +65,17 @@ def pseudolabel_text(metrics: dict) -> str:
                      f"({best[0]}, {best[1]['gap_closed']:.2f})")
         text.append(line + ".")
     return " ".join(text)
+
+
+def collect(ctx: Context, metrics: dict) -> None:
+    if ctx.pseudolabel_dir:
+        steps = read_json(Path(ctx.pseudolabel_dir) / "steps.json")
+        metrics["pseudolabel"] = step_metrics(steps)
+        metrics["pseudolabel_run"] = run_metrics(steps, ctx.study, ctx.cfg.get("pseudo_mixes", []))
+
+
+def sections(ctx: Context, metrics: dict) -> list[Section]:
+    if not ctx.pseudolabel_dir:
+        return []
+    return [Section("Closing the gap without real pixel labels: CAM pseudo-labels", pseudolabel_text(metrics),
+                    table(*step_rows(metrics)), (Path(ctx.pseudolabel_dir) / "examples.png",))]

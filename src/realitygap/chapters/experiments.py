@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from realitygap.experiments.grid import BASE
+from realitygap.chapters.base import Context, Section, table
+from realitygap.figures import plt, save_figure
 from realitygap.io import InputError, read_json, write_json
-from realitygap.score.policies import mean_ci95
-from realitygap.summarize.figures import plt, save_figure
+from realitygap.stats import mean_ci95
+from realitygap.variants import BASE
 
 COLUMNS = ("train_mIoU", "mIoU_test", "worst_group_IoU", "mIoU_on_target", "target_on_target", "gap_points")
 
@@ -185,3 +186,25 @@ def probe_text(probe: dict) -> str:
             "tint beside its seam (against the fringe's share of the towel area). Spearman's rho against the "
             f"correlation strength: mIoU drop {fmt(rho['mIoU_drop'])}, seam IoU drop {fmt(rho['seam_IoU_drop'])}, "
             f"attribution on the cue {fmt(rho['mass_on_cue'])}.")
+
+
+def collect(ctx: Context, metrics: dict) -> None:
+    if not ctx.experiments_dir:
+        return
+    folder = Path(ctx.experiments_dir)
+    metrics["ablations"] = ablation_metrics(read_json(folder / "ablations.json")["variants"])
+    if (folder / "probe.json").is_file():
+        metrics["probe"] = read_json(folder / "probe.json")
+
+
+def sections(ctx: Context, metrics: dict) -> list[Section]:
+    out, exp = [], ctx.params.get("experiments", {})
+    if "ablations" in metrics:
+        out.append(Section("Does a design choice change the gap? Ablations",
+                           ablation_text(metrics["ablations"], exp["source_mix"], exp["target_mix"]),
+                           table(*ablation_rows(metrics["ablations"])),
+                           (Path(ctx.experiments_dir) / "ablations.png",)))
+    if "probe" in metrics:
+        out.append(Section("Does the model rely on a spurious cue? The probe", probe_text(metrics["probe"]),
+                           table(*probe_rows(metrics["probe"])), (Path(ctx.experiments_dir) / "probe.png",)))
+    return out

@@ -1,0 +1,16 @@
+"""Attribution maps drawn over their images, as the explain stages save them."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def overlay(image: np.ndarray, attribution: np.ndarray, outline: np.ndarray | None = None) -> np.ndarray:
+    """RGB image with a [0, 1] map blended in as a heat map, and a mask outline drawn in white."""
+    heat = cv2.applyColorMap((attribution * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+    out = (0.5 * image + 0.5 * heat).astype(np.uint8)
+    if outline is not None and outline.any():
+        contours, _ = cv2.findContours(outline.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+        out = cv2.drawContours(np.ascontiguousarray(out), contours, -1, (255, 255, 255), 1)
+    return out

@@ -1,0 +1,32 @@
+"""Batches of a split and a segmentation model's predictions on them: what predict, explain, score,
+diagnose and the experiments all read."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from realitygap.data import Sample
+from realitygap.io import read_image, read_mask
+from realitygap.models import forward_logits
+from realitygap.progress import progress
+
+
+def load_batch(samples: list[Sample], num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, H, W, 3) uint8 and masks (N, H, W) uint8 of `samples`, checked for size."""
+    images = [read_image(s.image) for s in samples]
+    masks = [read_mask(s.mask, img.shape[:2], num_classes) for s, img in zip(samples, images)]
+    return np.stack(images), np.stack(masks)
+
+
+def predict_samples(net: torch.nn.Module, samples: list[Sample], batch_size: int = 16,
+                    desc: str = "predict batches") -> tuple[np.ndarray, np.ndarray]:
+    """Predicted label maps and truth masks (N, H, W) uint8 of `samples`."""
+    preds, truths = [], []
+    with torch.no_grad():
+        for i in progress(range(0, len(samples), batch_size), desc=desc):
+            images, masks = load_batch(samples[i:i + batch_size])
+            logits = forward_logits(net, torch.from_numpy(images))
+            preds.append(logits.argmax(1).to(torch.uint8).cpu().numpy())
+            truths.append(masks)
+    return np.concatenate(preds), np.concatenate(truths)
