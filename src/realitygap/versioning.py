@@ -9,6 +9,7 @@ the pulled run current again, and a clone reruns nothing.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -54,3 +55,21 @@ def restore(root: str | os.PathLike = ".", snakemake_args: list[str] | tuple[str
     root = Path(root)
     _run([_tool("dvc"), "pull", "--quiet"], root)
     _run([_tool("snakemake"), "--touch", "--cores", "1", *snakemake_args], root)
+
+
+HELP = ("Version a run with DVC: `track` dvc-adds the workflow's outputs; `restore` pulls them and marks them "
+        "current for Snakemake, so nothing reruns.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags of `realitygap dvc` (the command of this module)."""
+    p.add_argument("action", choices=["track", "restore"])
+    p.add_argument("--root", default=".", help="the workflow's working directory (a DVC repository)")
+    p.add_argument("--snakefile", help="restore: the Snakefile, when it is not <root>/Snakefile")
+
+
+def main(a: argparse.Namespace) -> None:
+    if a.action == "track":
+        print("\n".join(track(a.root)))
+    else:
+        restore(a.root, ["--snakefile", a.snakefile] if a.snakefile else [])

@@ -1,0 +1,30 @@
+"""`realitygap diagnose`."""
+
+from __future__ import annotations
+
+import argparse
+
+from realitygap.cliargs import json_arg
+
+HELP = "Compare the source- and target-trained models' explanations; rank causes."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source-weights", required=True)
+    p.add_argument("--target-weights", required=True)
+    p.add_argument("--model", type=json_arg, required=True, help="JSON model entry of params")
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--explanations", type=json_arg, required=True,
+                   help="JSON {method: [source model's explain folder, target model's]}")
+    p.add_argument("--datasets", type=json_arg, required=True, help="JSON {domain: dataset folder}")
+    p.add_argument("--source-domain", required=True)
+    p.add_argument("--target-domain", required=True)
+    p.add_argument("--params", type=json_arg, required=True, help="JSON diagnose section of params")
+    p.add_argument("--out", required=True, help="diagnosis.json")
+
+
+def main(a: argparse.Namespace) -> None:
+    from realitygap.diagnose import run_diagnose
+    run_diagnose(a.source_weights, a.target_weights, a.model, a.size, a.explanations, a.datasets,
+                 {"source": a.source_domain, "target": a.target_domain}, a.params, a.out, device=a.device)
