@@ -17,7 +17,7 @@ def augment_inputs(wc):
     the policies that read it."""
     files = [p for src in mix_sources(AUGMENT["source_mix"]) for p in (src["dataset"], src["split"])]
     if "reference_domain" in AUGMENT:
-        files += [f"data/raw/{AUGMENT['reference_domain']}", f"data/splits/{AUGMENT['reference_domain']}.json"]
+        files += dataset_files(AUGMENT["reference_domain"])
     if "xai_guided" in policy_types(wc):
         files += [f"results/explanations/diagnosis/{PRIMARY}/diagnosis.json"]
     if policy_types(wc) & MODEL_POLICIES:

@@ -20,7 +20,8 @@ MODELS = list(config["train"]["models"])
 AUGMENT = config["augment"]
 IMAGE_QUALITY = config["image_quality"]
 POLICIES = list(AUGMENT["policies"])
-AUG_MIXES = [f"aug_{p}" for p in POLICIES]
+POLICY_OF_MIX = {f"aug_{p}": p for p in POLICIES}             # the policies' training mixes
+AUG_MIXES = list(POLICY_OF_MIX)
 BASE_MIXES = list(config["train"]["mixes"])
 SEARCH = config["simsearch"]
 SEARCHED = "searched"               # domain rendered with the render search's best look, and the mix trained on it
@@ -28,7 +29,8 @@ PSEUDO = config["pseudolabel"]
 PSEUDO_DOMAIN = f"pseudo_{PSEUDO['domain']}"       # the pseudo-labelled dataset, a domain of PSEUDO_MIXES
 PSEUDO_MIXES = list(PSEUDO["mixes"])
 INSTANCE_AUGMENT = config["instance"]["augment"]
-INSTANCE_AUG_MIXES = [f"inst_{p}" for p in INSTANCE_AUGMENT["policies"]]   # the instance track's augmented mixes
+INSTANCE_POLICY_OF_MIX = {f"inst_{p}": p for p in INSTANCE_AUGMENT["policies"]}   # the instance track's augmented mixes
+INSTANCE_AUG_MIXES = list(INSTANCE_POLICY_OF_MIX)
 MIXES = BASE_MIXES + AUG_MIXES + [SEARCHED] + PSEUDO_MIXES + INSTANCE_AUG_MIXES
 GAP_MIXES = ["sim", "real"]          # the gap closure's baselines (as in summarize)
 REPLICATES = [f"seed{k}" for k in range(1, AUGMENT["seeds"])]   # training seed = seed + k
@@ -101,8 +103,28 @@ def cluster(stage):
     return resources | ({"gpu": spec["gpu"]} if spec.get("gpu") else {})
 
 
+def raw(domain):
+    """A domain's dataset folder (rendered or ingested)."""
+    return f"data/raw/{domain}"
+
+
+def split_file(domain):
+    """A domain's split file."""
+    return f"data/splits/{domain}.json"
+
+
+def dataset_files(*domains):
+    """The dataset folders and split files of `domains`, in turn."""
+    return [path for d in domains for path in (raw(d), split_file(d))]
+
+
+def train_params():
+    """The train section without what names the runs (models, mixes, the primary model): the loop's params."""
+    return {k: v for k, v in config["train"].items() if k not in ("models", "mixes", "primary_model")}
+
+
 def raw_source(domain, fraction=1.0):
-    return {"dataset": f"data/raw/{domain}", "split": f"data/splits/{domain}.json", "fraction": fraction}
+    return {"dataset": raw(domain), "split": split_file(domain), "fraction": fraction}
 
 
 def pseudo_source(fraction=1.0):
@@ -115,9 +137,9 @@ def mix_sources(mix):
     source mix's own images for the instance track's `inst_<policy>`)."""
     if mix in INSTANCE_AUG_MIXES:
         return mix_sources(INSTANCE_AUGMENT["source_mix"]) + [
-            {"dataset": f"data/augmented/instances/{mix[len('inst_'):]}", "split": None, "fraction": 1.0}]
+            {"dataset": f"data/augmented/instances/{INSTANCE_POLICY_OF_MIX[mix]}", "split": None, "fraction": 1.0}]
     if mix in AUG_MIXES:
-        return [{"dataset": f"data/augmented/{mix[len('aug_'):]}", "split": None, "fraction": 1.0}]
+        return [{"dataset": f"data/augmented/{POLICY_OF_MIX[mix]}", "split": None, "fraction": 1.0}]
     if mix == SEARCHED:
         return [raw_source(SEARCHED)]
     if mix in PSEUDO_MIXES:
@@ -177,7 +199,7 @@ def replicate_scores():
 
 def split_datasets(domains):
     """`{domain: [dataset folder, split file]}` of `domains`, as the stage commands take them."""
-    return {d: [f"data/raw/{d}", f"data/splits/{d}.json"] for d in domains}
+    return {d: [raw(d), split_file(d)] for d in domains}
 
 
 def explain_datasets(wc=None):

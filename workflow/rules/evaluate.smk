@@ -102,14 +102,14 @@ def quality_sets():
     sets |= {f"no augmentation ({INSTANCE_AUGMENT['source_mix']})": {"dataset": src["dataset"], "split": src["split"]}
              for src in mix_sources(INSTANCE_AUGMENT["source_mix"])[:1] if INSTANCE_AUGMENTED}
     sets |= {f"instances: {path.split('/')[-1]}": {"dataset": path, "augmented": True} for path in INSTANCE_AUGMENTED}
-    return sets | {f"{ref} test": {"dataset": f"data/raw/{ref}", "split": f"data/splits/{ref}.json", "subset": "test"}}
+    return sets | {f"{ref} test": {"dataset": raw(ref), "split": split_file(ref), "subset": "test"}}
 
 
 rule score_image_quality:
     input:
         weights=f"results/models/{IMAGE_QUALITY['mix']}/{PRIMARY}/model.pth",
         data=lambda wc: sorted({p for spec in quality_sets().values() for p in (spec["dataset"], spec.get("split")) if p}
-                               | {f"data/raw/{IMAGE_QUALITY['reference']}", f"data/splits/{IMAGE_QUALITY['reference']}.json"}),
+                               | set(dataset_files(IMAGE_QUALITY["reference"]))),
         code=code("score.image_quality"),
     output:
         "results/scores/image_quality.json",

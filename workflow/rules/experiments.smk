@@ -2,7 +2,7 @@
 # each seed through the train rule, scored on its training images, each test split and each group, and its
 # source-mix model explained; the spurious-correlation probe renders its data sets through the render
 # stage, trains at each strength and measures the score drop and the attribution on the cue.
-from realitygap.experiments.grid import expand_variants
+from realitygap.variants import expand_variants
 
 EXP = config["experiments"]
 EXP_ROOT = "results/experiments"
@@ -23,7 +23,7 @@ wildcard_constraints:
 
 def experiment_train(wc=None):
     """The train params at the grid's reduced budget."""
-    cfg = {k: v for k, v in config["train"].items() if k not in ("models", "mixes", "primary_model")}
+    cfg = train_params()
     return as_json(cfg | {"iters": EXP["iters"], "batch_size": EXP["batch_size"],
                           "checkpoint_interval": min(cfg["checkpoint_interval"], EXP["iters"])})
 
@@ -190,7 +190,7 @@ rule experiments_report:
         probes=expand(EXP_ROOT + "/probe/{strength}/probe.json", strength=STRENGTHS),
         explanations=expand(EXP_ROOT + "/ablations/{variant}/explanations/{method}", variant=VARIANTS,
                             method=EXP.get("explain_methods", [])),
-        code=code("experiments.report"),
+        code=code("chapters.experiments"),
     output:
         EXPERIMENT_OUTPUTS,
     params:

@@ -37,7 +37,7 @@ rule score_explanations:
     output:
         "results/scores/explanations/{mix}/{explained}/{method}.json",
     params:
-        datasets=lambda wc: as_json({d: f"data/raw/{d}" for d in config["explain"]["domains"]}),
+        datasets=lambda wc: as_json({d: raw(d) for d in config["explain"]["domains"]}),
         model=slice_of("train/models/{explained}"),
         score=lambda wc: as_json({k: v for k, v in config["score"].items() if k != "xai_classes"}),
         size=SIZE,
@@ -68,7 +68,7 @@ rule diagnose:
     params:
         diagnose=slice_of("diagnose"),
         explanations=lambda wc: as_json(diagnose_explanations(wc)),
-        datasets=lambda wc: as_json({d: f"data/raw/{d}" for d in config["explain"]["domains"]}),
+        datasets=lambda wc: as_json({d: raw(d) for d in config["explain"]["domains"]}),
         domains=lambda wc: [next(iter(config["train"]["mixes"][DIAGNOSE[k]])) for k in ("source_mix", "target_mix")],
         model=slice_of("train/models/{explained}"),
         size=SIZE,
@@ -84,37 +84,3 @@ rule diagnose:
         "--device {params.device} --explanations {params.explanations:q} --datasets {params.datasets:q} "
         "--source-domain {params.domains[0]} --target-domain {params.domains[1]} "
         "--params {params.diagnose:q} --out {output} 2> {log}"
-
-
-FRONTIER = config["frontier"]
-
-
-def frontier_domains():
-    """The walk's ends: the first domain of the source mix and of the target mix."""
-    return {role: next(iter(config["train"]["mixes"][FRONTIER[f"{role}_mix"]])) for role in ("source", "target")}
-
-
-rule explain_frontier:
-    input:
-        data=lambda wc: [p for d in frontier_domains().values() for p in (f"data/raw/{d}", f"data/splits/{d}.json")],
-        weights=[f"results/models/{FRONTIER[k]}/{PRIMARY}/model.pth" for k in ("source_mix", "target_mix")],
-        code=code("frontier.stage"),
-    output:
-        directory(f"results/explanations/frontier/{PRIMARY}"),
-    params:
-        frontier=slice_of("frontier"),
-        datasets=lambda wc: as_json({r: [f"data/raw/{d}", f"data/splits/{d}.json"] for r, d in frontier_domains().items()}),
-        weights=lambda wc: as_json({FRONTIER[k]: f"results/models/{FRONTIER[k]}/{PRIMARY}/model.pth"
-                                    for k in ("source_mix", "target_mix")}),
-        model=slice_of(f"train/models/{PRIMARY}"),
-        size=SIZE,
-        seed=SEED,
-        device=DEVICE,
-    log:
-        "logs/explain/frontier.log",
-    resources:
-        **cluster("frontier"),
-    shell:
-        "OMP_NUM_THREADS={threads} realitygap frontier --datasets {params.datasets:q} --weights {params.weights:q} "
-        "--model {params.model:q} --params {params.frontier:q} --size {params.size} --seed {params.seed} "
-        "--device {params.device} --out {output} 2> {log}"

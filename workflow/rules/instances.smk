@@ -46,8 +46,8 @@ rule predict_instances:
     input:
         weights="results/instances/models/{mix}/{loss}/model.pth",
         summary="results/instances/models/{mix}/{loss}/train.json",
-        data=expand("data/raw/{domain}", domain=INSTANCE["test_domains"]),
-        splits=expand("data/splits/{domain}.json", domain=INSTANCE["test_domains"]),
+        data=[raw(d) for d in INSTANCE["test_domains"]],
+        splits=[split_file(d) for d in INSTANCE["test_domains"]],
         code=code("detection.predict"),
     output:
         directory("results/instances/predictions/{mix}/{loss}"),
@@ -69,12 +69,12 @@ rule predict_instances:
 rule score_instances:
     input:
         predictions="results/instances/predictions/{mix}/{loss}",
-        data=expand("data/raw/{domain}", domain=INSTANCE["test_domains"]),
-        code=code("score.instances"),
+        data=[raw(d) for d in INSTANCE["test_domains"]],
+        code=code("detection.score"),
     output:
         "results/scores/instances/{mix}/{loss}.json",
     params:
-        datasets=as_json({d: f"data/raw/{d}" for d in INSTANCE["test_domains"]}),
+        datasets=as_json({d: raw(d) for d in INSTANCE["test_domains"]}),
     log:
         "logs/score/instances/{mix}/{loss}.log",
     resources:
@@ -91,8 +91,8 @@ INSTANCE_EXPLANATIONS = "results/instances/explanations"
 rule explain_instances:
     input:
         weights=INSTANCE_EXPLAINED,
-        data=f"data/raw/{INSTANCE['explain']['domain']}",
-        split=f"data/splits/{INSTANCE['explain']['domain']}.json",
+        data=raw(INSTANCE["explain"]["domain"]),
+        split=split_file(INSTANCE["explain"]["domain"]),
         code=code("detection.explain"),
     output:
         directory(INSTANCE_EXPLANATIONS),
@@ -123,8 +123,7 @@ def instance_augment_inputs(wc):
     files = [p for src in mix_sources(INSTANCE_AUGMENT["source_mix"]) for p in (src["dataset"], src["split"])]
     if INSTANCE_AUGMENT["policies"][wc.policy].get("type", wc.policy) == "counterfactual":
         domain = INSTANCE_AUGMENT["reference_domain"]
-        files += [f"data/raw/{domain}", f"data/splits/{domain}.json", INSTANCE_SOURCE_MODEL,
-                  INSTANCE_SOURCE_MODEL.replace("model.pth", "train.json")]
+        files += [*dataset_files(domain), INSTANCE_SOURCE_MODEL, INSTANCE_SOURCE_MODEL.replace("model.pth", "train.json")]
     return files
 
 

@@ -7,8 +7,7 @@ PL_LABEL_KEYS = ("contradiction", "cams", "background", "crf", "affinity", "igno
 
 
 def classifier_inputs(wc):
-    files = [f"data/raw/{PL_TARGET}", f"data/splits/{PL_TARGET}.json"]
-    files += [p for d in PSEUDO["classifier"]["sources"] for p in (f"data/raw/{d}", f"data/splits/{d}.json")]
+    files = dataset_files(PL_TARGET, *PSEUDO["classifier"]["sources"])
     return files + ([PL_WITNESS] if PSEUDO["tags"] == "predicted" else [])
 
 
@@ -40,8 +39,8 @@ rule pseudolabel_classifier:
     resources:
         **cluster("pseudolabel"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap pseudolabel classifier --dataset data/raw/" + PL_TARGET + " --split "
-        "data/splits/" + PL_TARGET + ".json --sources {params.sources:q} --model {params.model:q} --params {params.pl:q} "
+        "OMP_NUM_THREADS={threads} realitygap pseudolabel classifier --dataset " + raw(PL_TARGET) + " --split "
+        + split_file(PL_TARGET) + " --sources {params.sources:q} --model {params.model:q} --params {params.pl:q} "
         "{params.witness} --size {params.size} --seed {params.seed} --device {params.device} "
         "--out " + f"{PL_ROOT}/classifier" + " > {log} 2>&1"
 
@@ -49,8 +48,8 @@ rule pseudolabel_classifier:
 rule pseudolabel:
     input:
         rules.pseudolabel_classifier.output,
-        dataset=f"data/raw/{PL_TARGET}",
-        split=f"data/splits/{PL_TARGET}.json",
+        dataset=raw(PL_TARGET),
+        split=split_file(PL_TARGET),
         code=code("pseudolabel.stage"),
     output:
         dataset=directory(f"data/pseudolabel/{PL_TARGET}"),

@@ -20,7 +20,7 @@ def search_params(wc=None):
 SEARCH_ARGS = dict(
     search=search_params,
     render=search_render,
-    train=lambda wc: as_json({k: v for k, v in config["train"].items() if k not in ("models", "mixes", "primary_model")}),
+    train=lambda wc: as_json(train_params()),
     model=lambda wc: as_json(config["train"]["models"][PRIMARY]),
     val=lambda wc: as_json([raw_source(SEARCH["target"])]),
     seed=SEED,
@@ -30,8 +30,7 @@ SEARCH_ARGS = dict(
 
 rule simsearch_worker:
     input:
-        f"data/raw/{SEARCH['target']}",
-        f"data/splits/{SEARCH['target']}.json",
+        *dataset_files(SEARCH["target"]),
         code=code("simsearch.study"),
     output:
         f"{SEARCH_ROOT}/workers/{{worker}}.json",
@@ -78,7 +77,7 @@ rule render_searched:
         look=f"{SEARCH_ROOT}/best_look.json",
         code=code("simsearch.plugins"),
     output:
-        directory(f"data/raw/{SEARCHED}"),
+        directory(raw(SEARCHED)),
     params:
         search=lambda wc: as_json({"renderer": SEARCH["renderer"], "base": SEARCH["base"]}),
         render=search_render,

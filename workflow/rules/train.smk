@@ -9,8 +9,7 @@ rule train:
         sources=lambda wc: as_json(mix_sources(wc.mix)),
         val=lambda wc: as_json(mix_val_sources(wc.mix)),
         model=slice_of("train/models/{model}"),
-        train=lambda wc: as_json({k: v for k, v in config["train"].items()
-                                  if k not in ("models", "mixes", "primary_model")}),
+        train=lambda wc: as_json(train_params()),
         size=SIZE,
         seed=training_seed,
         device=DEVICE,
