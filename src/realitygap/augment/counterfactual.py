@@ -15,15 +15,15 @@ import torch
 
 from realitygap import CLASSES
 from realitygap.augment.base import Policy
+from realitygap.counterfactual.training import generator_options
 from realitygap.data import Sample
 from realitygap.io import read_image, read_mask
 
 
 class CounterfactualPolicy(Policy):
     name = "counterfactual"
-    options = {"feature_layer": "decode_head.conv_seg:input", "iters": 300, "batch_size": 8, "lr": 0.002,
-               "width": 32, "max_change": 1.5, "min_strength": 0.5, "flip_share": 0.5,
-               "weights": {"target": 1.0, "adversarial": 0.1, "cycle": 0.2, "l1": 0.5, "l2": 0.5}}
+    options = {"feature_layer": "decode_head.conv_seg:input", "min_strength": 0.5, "flip_share": 0.5,
+               **generator_options(weights={"adversarial": 0.1})}   # realism weighs more: x' become training images
 
     def build(self, cfg: dict) -> A.BaseCompose:
         if self.context.model is None or not self.context.references:
@@ -35,7 +35,7 @@ class CounterfactualPolicy(Policy):
 
     def prepare(self, samples: list[Sample]) -> None:
         """Train the generator on all samples and keep each one's map M (grey levels, H x W x 3)."""
-        from realitygap.counterfactual import Task, judge, make_maps, to_pixels, train_generator
+        from realitygap.counterfactual import Task, fit, judge
         from realitygap.explain.counterfactual import frozen_model
         from realitygap.models import forward_logits, load_model, normalise
 
@@ -50,12 +50,10 @@ class CounterfactualPolicy(Policy):
         target = torch.from_numpy(truth).long().to(x.device)
         task = Task(torch.arange(len(x), device=x.device), target, pred != target, pred)
         model = frozen_model(net, self.cfg["feature_layer"])
-        keys = ("iters", "batch_size", "lr", "width", "max_change", "weights")
-        gen = train_generator(model, x, task, refs, len(CLASSES), {k: self.cfg[k] for k in keys},
-                              seed=self.context.seed)
-        change = make_maps(model, gen, x, task)
-        verdict = judge(model, x, task, change, float(self.cfg["flip_share"]))
-        pixels = to_pixels(change).permute(0, 2, 3, 1).cpu().numpy()
+        share = float(self.cfg["flip_share"])
+        _, pixels, verdict = fit(model, x, task, refs, len(CLASSES), self.cfg, self.context.seed,
+                                 lambda *a: judge(*a, share))
+        pixels = pixels.permute(0, 2, 3, 1).cpu().numpy()
         self.maps = {s.id: pixels[i] for i, s in enumerate(samples)}
         failed = task.region.flatten(1).any(1)
         self.summary = {"images": len(samples), "images_with_failures": int(failed.sum()),

@@ -27,6 +27,14 @@ from realitygap.progress import progress
 
 DEFAULTS = {"iters": 300, "batch_size": 8, "lr": 0.002, "width": 32, "max_change": 1.5,
             "weights": {"target": 1.0, "adversarial": 0.02, "cycle": 0.2, "l1": 0.5, "l2": 0.5}}
+"""The generator's training options: the one table every counterfactual (explain methods, augmentation
+policies) starts from; each overrides what it measured to need (`generator_options`)."""
+
+
+def generator_options(**overrides) -> dict:
+    """DEFAULTS with `overrides` (a `weights` override changes only the weights it names)."""
+    weights = {**DEFAULTS["weights"], **overrides.pop("weights", {})}
+    return {**DEFAULTS, **overrides, "weights": weights}
 
 
 @dataclass
@@ -153,6 +161,21 @@ def train_generator(model: FrozenModel, images: torch.Tensor, task: Task, refere
                 d_loss.backward()
                 opt_d.step()
     return gen.eval()
+
+
+Judge = Callable[["FrozenModel", torch.Tensor, "Task", torch.Tensor], dict]
+"""Whether each map of a task did its job: (model, images, task, maps) -> per-row verdicts."""
+
+
+def fit(model: FrozenModel, images: torch.Tensor, task: Task, references: torch.Tensor, num_classes: int,
+        cfg: dict, seed: int, judge_maps: Judge, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """The counterfactual pipeline every caller runs: train G against the frozen model on the task (its
+    options from `cfg`, defaults DEFAULTS), make the maps and judge them. Returns the maps in normalised
+    units (K, 3, H, W), the same in grey levels, and the verdict."""
+    gen = train_generator(model, images, task, references, num_classes, {k: cfg[k] for k in DEFAULTS if k in cfg},
+                          seed)
+    change = make_maps(model, gen, images, task, batch_size)
+    return change, to_pixels(change), judge_maps(model, images, task, change)
 
 
 @torch.no_grad()

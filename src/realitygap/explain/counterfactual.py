@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from realitygap.counterfactual.training import FrozenModel, Task, judge, make_maps, to_pixels, train_generator
+from realitygap.counterfactual.training import FrozenModel, Task, fit, generator_options, judge
 from realitygap.explain.base import Explainer, LayerCapture, Target, resolve_layer
 from realitygap.models import MEAN, STD, forward_logits
 
@@ -78,8 +78,8 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 class Counterfactual(Explainer):
     name = "counterfactual"
-    options = {"feature_layer": None, "direction": "auto", "flip_share": 0.5, "iters": 300, "lr": 0.002,
-               "width": 32, "max_change": 1.5, "weights": {}}
+    options = {"feature_layer": None, "direction": "auto", "flip_share": 0.5,
+               **{k: v for k, v in generator_options().items() if k != "batch_size"}}   # batches: the explainer's
 
     def attribute(self, x: torch.Tensor, targets: list[Target]) -> torch.Tensor:
         with torch.no_grad():
@@ -94,11 +94,9 @@ class Counterfactual(Explainer):
                        "arrays": {"image": image, "counterfactual": moved, "after": after, "before": before}}
         if not rows:
             return maps
-        cfg = {k: self.opts[k] for k in ("iters", "lr", "width", "max_change", "weights")}
-        gen = train_generator(model, x, task, x, logits.shape[1], cfg | {"batch_size": self.batch_size}, self.seed)
-        change = make_maps(model, gen, x, task, self.batch_size)
-        verdict = judge(model, x, task, change, self.opts["flip_share"], self.batch_size)
-        pixels = to_pixels(change)
+        share = self.opts["flip_share"]
+        change, pixels, verdict = fit(model, x, task, x, logits.shape[1], self.opts | {"batch_size": self.batch_size},
+                                      self.seed, lambda *a: judge(*a, share, self.batch_size), self.batch_size)
         for k, row in enumerate(rows):
             i, j = row["image"], row["target"]
             maps[i, j] = pixels[k].abs().sum(0)

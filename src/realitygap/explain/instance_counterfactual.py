@@ -15,7 +15,7 @@ import torch
 
 from realitygap.counterfactual.instances import (frozen_detector, instance_task, judge_instances,
                                                  object_probabilities, region_boxes)
-from realitygap.counterfactual.training import apply_map, make_maps, to_pixels, train_generator
+from realitygap.counterfactual.training import apply_map, fit, generator_options
 from realitygap.explain.counterfactual import to_uint8
 from realitygap.explain.instance import InstanceExplainer, InstanceTarget
 
@@ -50,8 +50,8 @@ def choose_targets(probs: torch.Tensor, labels: torch.Tensor, direction: str) ->
 
 class InstanceCounterfactual(InstanceExplainer):
     name = "instance_counterfactual"
-    options = {"terms": ["cls"], "direction": "auto", "iou": 0.5, "feature_level": 0, "iters": 150,
-               "batch_size": 8, "lr": 0.002, "width": 32, "max_change": 1.5, "weights": {}}
+    options = {"terms": ["cls"], "direction": "auto", "iou": 0.5, "feature_level": 0,
+               **generator_options(iters=150)}       # a few objects per run: half the batches suffice
 
     def attribute(self, x: torch.Tensor, targets: list[InstanceTarget]) -> torch.Tensor:
         masks = target_masks(targets, tuple(x.shape[-2:]), x.device)
@@ -62,11 +62,9 @@ class InstanceCounterfactual(InstanceExplainer):
         before = torch.where(torch.tensor([w == "relabel" for w in ways], device=x.device), labels, -1)
         task = instance_task(image, masks, before, goal)
         model = frozen_detector(self.net, list(self.opts["terms"]), int(self.opts["feature_level"]))
-        keys = ("iters", "batch_size", "lr", "width", "max_change", "weights")
-        gen = train_generator(model, x, task, x, probs.shape[1], {k: self.opts[k] for k in keys}, self.seed)
-        change = make_maps(model, gen, x, task)
-        verdict = judge_instances(model, x, task, change, float(self.opts["iou"]))
-        pixels = to_pixels(change)
+        iou = float(self.opts["iou"])
+        change, pixels, verdict = fit(model, x, task, x, probs.shape[1], self.opts, self.seed,
+                                      lambda *a: judge_instances(*a, iou))
         self.extras = {"rows": [
             {"image": t.image, "label": t.label, "target": int(goal[k]), "direction": ways[k],
              "p_before": round(float(verdict["p_before"][k]), 4), "p_after": round(float(verdict["p_after"][k]), 4),
