@@ -30,7 +30,7 @@ def box_loss(loss: str, train: list[dict], categories: list[str]) -> dict:
     return classification_loss(loss, [max(1, n) for n in category_counts(train, categories)])
 
 
-def dataloader_config(samples: list[dict], categories: list[str], batch_size: int) -> dict:
+def _dataloader(samples: list[dict], categories: list[str], batch_size: int) -> dict:
     pipeline = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations", with_bbox=True, with_mask=True),
                 dict(type="RandomFlip", prob=0.5), dict(type="PackDetInputs")]
     return dict(batch_size=batch_size, num_workers=0, persistent_workers=False,
@@ -54,7 +54,7 @@ def detector_runner_config(model: dict, loss_cls: dict, cfg: dict, categories: l
     config = loop_config(cfg, work_dir, seed) | dict(
         default_scope="mmdet",
         model=maskrcnn_config(model["depth"], len(categories), model.get("standard", False), loss_cls),
-        traindataloader_config=dataloader_config(train, categories, cfg["batch_size"]),
+        train_dataloader=_dataloader(train, categories, cfg["batch_size"]),
         optim_wrapper=dict(type="OptimWrapper", optimizer=optimizer(cfg)),
         param_scheduler=[
             dict(type="LinearLR", start_factor=0.001, by_epoch=False, begin=0, end=min(cfg["warmup_iters"], iters)),

@@ -150,7 +150,7 @@ def classifier_runner_config(model: dict, cfg: dict, size: int, samples: list[di
     return loop_config(cfg, work_dir, seed) | dict(
         default_scope="mmseg",
         model=classifier_config(model, size, cfg.get("head")),
-        traindataloader_config=dict(batch_size=cfg["batch_size"], num_workers=0, persistent_workers=False,
+        train_dataloader=dict(batch_size=cfg["batch_size"], num_workers=0, persistent_workers=False,
                               sampler=dict(type="InfiniteSampler", shuffle=True),
                               dataset=dict(type="TaggedImages", samples=samples, pipeline=pipeline)),
         optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),

@@ -138,7 +138,7 @@ def train_affinity(model: dict, cfg: dict, size: int, images: np.ndarray, labels
     config = loop_config(cfg, work / "work_dir", seed) | dict(
         default_scope="mmseg",
         model=affinity.affinity_config(model, size, cfg["dims"], cfg["radius"]),
-        traindataloader_config=dataloader_config(samples, cfg["batch_size"], train=True),
+        train_dataloader=dataloader_config(samples, cfg["batch_size"], train=True),
         optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),
         param_scheduler=[dict(type="PolyLR", eta_min=cfg["lr"] * 0.01, power=0.9, begin=0, end=cfg["iters"], by_epoch=False)])
     runner = run_runner(config, device)
@@ -174,9 +174,9 @@ def pseudo_labels(net: torch.nn.Module, images: np.ndarray, tags: np.ndarray, mo
     """Label maps (N, H, W) after each step, in order: `prior_<method>` per CAM method, `crf` (the refined
     method's priors), `affinity` (the random walk of the CRF marginals, or of the priors as in AffinityNet:
     `affinity.walk`), `final` (uncertain pixels IGNORE)."""
-    from realitygap.models import _stride
+    from realitygap.model_configs import stride
 
-    scores = cam_priors(net, images, tags, cfg, _stride(model))
+    scores = cam_priors(net, images, tags, cfg, stride(model))
     labels = {f"prior_{method}": score.argmax(1).astype(np.uint8) for method, score in scores.items()}
     prior = scores[cfg["cams"]["refine"]]
     refined = np.stack([crf.dense_crf(img, sc, cfg["crf"]["iterations"], cfg["crf"]["gaussian"], cfg["crf"]["bilateral"])
