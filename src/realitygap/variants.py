@@ -45,7 +45,7 @@ def check_variants(experiments: dict, size: int, schema: dict) -> list[str]:
     definition rejects, or one that cannot be built at `size` pixels. Raises on duplicate names."""
     from jsonschema import Draft202012Validator
 
-    from realitygap.models import model_config
+    from realitygap.model_configs import model_config
 
     validator = Draft202012Validator({"$ref": "#/$defs/model", "$defs": schema["$defs"]})
     problems = []
