@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -29,9 +30,17 @@ def machine() -> dict:
     return {"cores": os.cpu_count(), "cpu": cpu, "gpu": gpu, "python": platform.python_version()}
 
 
+def commit() -> str:
+    """The checkout's commit, `+changes` when the working tree differs from it: the code that was measured."""
+    root = Path(__file__).resolve().parents[1]
+    run = lambda *args: subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    head = run("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+changes" if run("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def save(name: str, command: str, figures: dict, **extra) -> Path:
-    """Write bench/results/<name>.json with the command, machine, date and figures."""
+    """Write bench/results/<name>.json with the command, machine, commit, date and figures."""
     path = RESULTS / f"{name}.json"
-    write_json(path, {"command": command, "machine": machine(), "date": dt.date.today().isoformat(),
-                      **extra, "figures": figures})
+    write_json(path, {"command": command, "machine": machine(), "commit": commit(),
+                      "date": dt.date.today().isoformat(), **extra, "figures": figures})
     return path
