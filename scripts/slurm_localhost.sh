@@ -3,17 +3,27 @@
 #   scripts/slurm_localhost.sh start DIR   install Debian's slurm-wlm and munge (once), write the config
 #                                          (/etc/slurm/slurm.conf, state and logs in DIR), start munged,
 #                                          slurmctld and slurmd; prints the config's path
-#   scripts/slurm_localhost.sh stop DIR    stop the daemons started from DIR
+#   scripts/slurm_localhost.sh stop DIR    stop the daemons started from DIR and remove the test cluster's config
 # Needs root (apt and the daemons). No cgroups, no accounting database: finished jobs are written by
 # jobcomp/filetxt to DIR/jobcomp.log, and squeue keeps them visible for MinJobAge seconds.
 set -euo pipefail
 action=${1:?usage: slurm_localhost.sh start|stop DIR}
 dir=$(realpath -m "${2:?usage: slurm_localhost.sh start|stop DIR}")
 
-stop() {
+conf=/etc/slurm/slurm.conf
+marker="realitygap localhost test cluster"
+
+stop_daemons() {
     for daemon in slurmd slurmctld; do
         [ -f "$dir/$daemon.pid" ] && kill "$(cat "$dir/$daemon.pid")" 2>/dev/null || true
     done
+}
+
+# Stopping also takes this cluster's config away: left in place with no controller, every SLURM client
+# waits about 9 s for it, and Snakemake's SLURM executor plugin runs `scontrol show config` at each start.
+stop() {
+    stop_daemons
+    if [ -f "$conf" ] && grep -q "$marker" "$conf"; then rm -f "$conf"; fi
 }
 
 if [ "$action" = stop ]; then stop; exit 0; fi
@@ -66,14 +76,13 @@ PartitionName=cpu Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
 # srun inside a batch job reads the default location, not SLURM_CONF: the config goes there, unless
 # a real cluster's is already in place.
-conf=/etc/slurm/slurm.conf
-if [ -e "$conf" ] && ! grep -q "realitygap localhost test cluster" "$conf"; then
+if [ -e "$conf" ] && ! grep -q "$marker" "$conf"; then
     echo "slurm_localhost.sh: $conf belongs to another cluster; not replacing it" >&2
     exit 1
 fi
 mkdir -p /etc/slurm
 cp "$dir/slurm.conf" "$conf"
-stop
+stop_daemons
 /usr/sbin/slurmctld -f "$conf"
 /usr/sbin/slurmd -f "$conf"
 for _ in $(seq 60); do
