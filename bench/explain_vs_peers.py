@@ -94,7 +94,7 @@ def main() -> None:
     torch.manual_seed(0)
     import pytorch_grad_cam
 
-    net = build_model({"arch": "unet", "base_channels": 16, "num_stages": 5}, 128).to(args.device).eval()
+    net = build_model({"arch": "unet", "base_channels": 16, "num_stages": 5, "num_classes": 3}, 128).to(args.device).eval()
     images = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (8, 128, 128, 3), dtype=np.uint8))
     images = images.to(args.device)
     with torch.no_grad():

@@ -33,7 +33,7 @@ from realitygap.split import run_split
 from realitygap.train import run_train
 
 SIZE, COUNT = 96, 480
-MODEL = {"arch": "unet", "base_channels": 16, "num_stages": 4}
+MODEL = {"arch": "unet", "base_channels": 16, "num_stages": 4, "num_classes": 3}
 TRAIN = {"iters": 400, "batch_size": 8, "lr": 0.003, "weight_decay": 0.0001, "checkpoint_interval": 400,
          "loss": "ce"}
 

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from common import save
 from realitygap.models import build_model
 
-MODEL = {"arch": "unet", "base_channels": 16, "num_stages": 4}
+MODEL = {"arch": "unet", "base_channels": 16, "num_stages": 4, "num_classes": 3}
 SIZE, BATCH, STEPS, REPEATS = 96, 8, 10, 5
 
 

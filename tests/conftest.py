@@ -23,6 +23,12 @@ REAL = {"seam_contrast": 0.04, "seam_stitch": 0.5, "seam_ridge": 0.4, "fabric_te
 SIM = {"seam_contrast": 0.35, "seam_tint": 0.5}
 
 
+def bench_classes():
+    """The embedded benchmark's class set (the builtin renderer's)."""
+    from realitygap.render.raster import RENDER_CLASSES
+    return RENDER_CLASSES
+
+
 @pytest.fixture
 def render_cfg():
     def make(factors: dict, count: int = 12, size: int = 48) -> dict:
@@ -35,7 +41,7 @@ def small_model():
     from realitygap.models import build_model
 
     torch.manual_seed(0)
-    net = build_model({"arch": "unet", "base_channels": 8, "num_stages": 3}, 48)
+    net = build_model({"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 3}, 48)
     return net.eval()
 
 

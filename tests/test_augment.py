@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import bench_classes
 from realitygap.augment import PolicyContext, build_policy
 from realitygap.augment.baseline import factors
 from realitygap.augment.camera import DepthOfField
@@ -149,10 +150,10 @@ def test_off_target_regions_exclude_the_target_and_its_margin():
 def test_xai_guided_policy_follows_the_diagnosis_and_erases_off_target_attribution(rendered, small_model, tmp_path):
     weights = tmp_path / "model.pth"
     torch.save(small_model.state_dict(), weights)
-    model = {"weights": str(weights), "model": {"arch": "unet", "base_channels": 8, "num_stages": 3}, "size": 48,
+    model = {"weights": str(weights), "model": {"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 3}, "size": 48,
              "device": "cpu"}
-    diagnosis = {"ranked_causes": ["seam_tint", "vignetting", "unknown_factor", "jpeg_quality"]}
-    context = PolicyContext(diagnosis=diagnosis, model=model)
+    diagnosis = {"class": "seam", "ranked_causes": ["seam_tint", "vignetting", "unknown_factor", "jpeg_quality"]}
+    context = PolicyContext(diagnosis=diagnosis, model=model, classes=bench_classes())
     policy = build_policy("x", {"x": {"type": "xai_guided", "top_causes": 2, "threshold": 0.0, "margin": 0,
                                       "erase_probability": 1.0, "probability": 1.0}}, context)
     assert policy.causes() == ["seam_tint", "vignetting"]
@@ -222,9 +223,10 @@ def test_gap_closure_study_pairs_seeds_and_gives_a_t_interval():
 def test_xai_guided_rerenders_the_diagnosed_render_factors(rendered, small_model, tmp_path):
     weights = tmp_path / "model.pth"
     torch.save(small_model.state_dict(), weights)
-    model = {"weights": str(weights), "model": {"arch": "unet", "base_channels": 8, "num_stages": 3}, "size": 48,
+    model = {"weights": str(weights), "model": {"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 3}, "size": 48,
              "device": "cpu"}
-    context = PolicyContext(diagnosis={"ranked_causes": ["seam_stitch", "vignetting", "fold_shading"]}, model=model)
+    context = PolicyContext(diagnosis={"class": "seam", "ranked_causes": ["seam_stitch", "vignetting", "fold_shading"]}, model=model,
+                            classes=bench_classes())
     cfg = {"type": "xai_guided", "top_causes": 2, "ranges": {"seam_stitch": [0.6, 0.6]}, "erase_probability": 0.0,
            "probability": 0.0}
     policy = build_policy("x", {"x": cfg}, context)
@@ -242,12 +244,12 @@ def test_xai_guided_rerenders_the_diagnosed_render_factors(rendered, small_model
 def test_counterfactual_policy_keeps_masks_scales_its_maps_and_reports_flips(rendered, small_model, tmp_path):
     weights = tmp_path / "model.pth"
     torch.save(small_model.state_dict(), weights)
-    model = {"weights": str(weights), "model": {"arch": "unet", "base_channels": 8, "num_stages": 3}, "size": 48,
+    model = {"weights": str(weights), "model": {"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 3}, "size": 48,
              "device": "cpu"}
     real, real_split = rendered["real"]
     references = [s.image for s in load_samples(real, real_split, "train")]
     policy = build_policy("cf", {"cf": {"type": "counterfactual", "iters": 6, "batch_size": 4, "min_strength": 0.5}},
-                          PolicyContext(references=references, model=model))
+                          PolicyContext(references=references, model=model, classes=bench_classes()))
     dataset, split = rendered["sim"]
     samples = load_samples(dataset, split, "train")[:4]
     policy.prepare(samples)

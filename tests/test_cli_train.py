@@ -11,7 +11,7 @@ from realitygap.cli import build_parser, main
 from tests.conftest import wait_for_checkpoint
 
 STAGES = ["render", "ingest", "split", "train", "predict", "explain", "score", "augment", "summarize", "dvc"]
-MODEL = {"arch": "unet", "base_channels": 8, "num_stages": 3}
+MODEL = {"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 3}
 TRAIN = {"iters": 4, "batch_size": 2, "lr": 0.003, "weight_decay": 0.0001, "checkpoint_interval": 2,
          "loss": "ce"}
 

@@ -19,7 +19,7 @@ from realitygap.params import resolve
 from realitygap.render.domain import SPURIOUS_TINT, DomainFactors, decoy_band, render_image, seam_fringe
 from realitygap.render.raster import rasterize
 from realitygap.render.scene import sample_scene
-from tests.conftest import REPO
+from tests.conftest import REPO, bench_classes
 
 BASE = {"arch": "encdec", "base_channels": 8, "num_stages": 3}
 
@@ -66,7 +66,7 @@ def test_norm_off_on_an_arch_without_the_knob_is_refused():
 
 
 def _build(**knobs) -> nn.Module:
-    return build_model(BASE | knobs, 48)
+    return build_model(BASE | knobs | {"num_classes": 3}, 48)
 
 
 def _count(net: nn.Module, kind: type) -> int:
@@ -100,7 +100,7 @@ def test_each_encoder_decoder_knob_changes_the_built_module():
 @pytest.mark.parametrize("arch", ["fcn", "deeplabv3plus", "segformer"])
 def test_mmseg_architectures_build_from_scratch_and_segment_at_input_size(arch):
     from realitygap.models import forward_logits
-    net = build_model({"arch": arch, "base_channels": 8}, 64).eval()
+    net = build_model({"arch": arch, "base_channels": 8, "num_classes": 3}, 64).eval()
     logits = forward_logits(net, torch.randint(0, 255, (1, 64, 64, 3), dtype=torch.uint8))
     assert logits.shape == (1, 3, 64, 64)
 
@@ -133,8 +133,8 @@ def test_loss_terms_become_a_weighted_sum_of_mmseg_losses():
 def test_frequency_weights_are_median_frequency_balanced():
     masks = [np.array([[0, 0, 0, 0], [0, 0, 1, 1], [2, 255, 255, 255]], np.uint8)]   # 6, 2, 1 labelled pixels
     freq = np.array([6, 2, 1]) / 9
-    assert frequency_weights(masks) == pytest.approx(list(np.median(freq) / freq), rel=1e-5)
-    (cfg,) = loss_config([{"type": "ce", "class_weight": "frequency"}], frequency_weights(masks))
+    assert frequency_weights(masks, 3) == pytest.approx(list(np.median(freq) / freq), rel=1e-5)
+    (cfg,) = loss_config([{"type": "ce", "class_weight": "frequency"}], frequency_weights(masks, 3))
     assert cfg["class_weight"] == pytest.approx([1 / 3, 1.0, 2.0], rel=1e-4)
 
 
@@ -144,7 +144,7 @@ def test_worst_group_is_the_lowest_group_with_enough_images():
     preds = truth.copy()
     preds[2] = 0                                    # image 2 misses every seam pixel
     groups = [["domain=sim", "state=flat"], ["domain=sim", "state=folded"], ["domain=real", "state=folded"]]
-    scores = group_scores(preds, truth, groups, min_images=2)
+    scores = group_scores(preds, truth, groups, bench_classes(), min_images=2)
     assert scores["groups"]["domain=real"] == {"mIoU": 25.0, "images": 1}   # towel 0, seam 0 of 2 classes: (50+0)/2
     assert scores["groups"]["domain=sim"]["mIoU"] == 100.0
     assert scores["worst_group"] == "state=folded"               # domain=real has one image: not eligible

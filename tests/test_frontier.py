@@ -73,7 +73,7 @@ def test_frontier_stage_walks_and_writes_its_figures(rendered, small_model, tmp_
                    "iters_per_epoch": 2}}
     datasets = {role: [str(p) for p in rendered[d]] for role, d in (("source", "sim"), ("target", "real"))}
     result = run_frontier(datasets, {"sim": str(tmp_path / "m.pth"), "real": str(tmp_path / "m.pth")},
-                          {"arch": "unet", "base_channels": 8, "num_stages": 3}, 48, cfg, tmp_path / "out", "cpu")
+                          {"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 3}, 48, cfg, tmp_path / "out", "cpu")
     saved = json.loads((tmp_path / "out/frontier.json").read_text())
     assert saved["summary"] == result["summary"] and saved["summary"]["pairs"] == 2
     for w in saved["walks"]:

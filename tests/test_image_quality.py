@@ -66,7 +66,7 @@ def test_kid_needs_two_images_and_the_stage_writes_every_set(rendered, small_mod
     save_weights(small_model, weights)
     cfg = {"layers": LAYERS, "kid_subsets": 5, "kid_subset_size": 8, "is_splits": 2}
     (sim, sim_split), (real, real_split) = rendered["sim"], rendered["real"]
-    out = run_image_quality(str(weights), {"arch": "unet", "base_channels": 8, "num_stages": 3}, 48,
+    out = run_image_quality(str(weights), {"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 3}, 48,
                             {"dataset": str(real), "split": str(real_split)},
                             {"sim": {"dataset": str(sim), "split": str(sim_split)},
                              "real test": {"dataset": str(real), "split": str(real_split), "subset": "test"}},

@@ -8,8 +8,10 @@ import pytest
 
 from realitygap.ingest import ingest_coco, ingest_mask_folders, ingest_unlabeled
 from realitygap.io import InputError, read_json, read_mask
+from tests.conftest import bench_classes
 
 CLASS_MAP = {"0": "background", "128": "towel", "255": "seam"}
+CLASSES = bench_classes()
 
 
 def _folders(tmp_path, n=3, size=(24, 32)):
@@ -27,7 +29,7 @@ def _folders(tmp_path, n=3, size=(24, 32)):
 
 def test_mask_folders_are_mapped_to_classes(tmp_path):
     images, masks = _folders(tmp_path)
-    manifest = ingest_mask_folders(images, masks, CLASS_MAP, "mine", tmp_path / "out")
+    manifest = ingest_mask_folders(images, masks, CLASS_MAP, CLASSES, "mine", tmp_path / "out")
     assert [s["id"] for s in manifest["samples"]] == ["a0", "a1", "a2"]
     mask = read_mask(tmp_path / "out/masks/a0.png", num_classes=3)
     assert mask[5, 5] == 2 and mask[8, 8] == 1 and mask[0, 0] == 0
@@ -43,7 +45,7 @@ def test_bad_mask_folder_input_is_named_and_leaves_nothing(tmp_path, damage, mes
     images, masks = _folders(tmp_path)
     damage(tmp_path)
     with pytest.raises(InputError, match=message):
-        ingest_mask_folders(images, masks, CLASS_MAP, "mine", tmp_path / "out")
+        ingest_mask_folders(images, masks, CLASS_MAP, CLASSES, "mine", tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
@@ -51,12 +53,12 @@ def test_bad_mask_folder_input_is_named_and_leaves_nothing(tmp_path, damage, mes
 def test_unknown_class_in_class_map(tmp_path):
     images, masks = _folders(tmp_path)
     with pytest.raises(InputError, match="unknown class 'sock'"):
-        ingest_mask_folders(images, masks, {"0": "sock"}, "mine", tmp_path / "out")
+        ingest_mask_folders(images, masks, {"0": "sock"}, CLASSES, "mine", tmp_path / "out")
 
 
 def test_unlabeled_images(tmp_path):
     images, _ = _folders(tmp_path)
-    manifest = ingest_unlabeled(images, "photos", tmp_path / "out")
+    manifest = ingest_unlabeled(images, CLASSES, "photos", tmp_path / "out")
     assert len(manifest["samples"]) == 3 and "mask" not in manifest["samples"][0]
 
 
@@ -76,7 +78,7 @@ def _coco(tmp_path):
 def test_coco_is_painted_seam_over_towel(tmp_path):
     coco, images = _coco(tmp_path)
     (tmp_path / "c.json").write_text(json.dumps(coco))
-    ingest_coco(tmp_path / "c.json", images, {"bath_towel": "towel", "seam": "seam"}, "mine", tmp_path / "out")
+    ingest_coco(tmp_path / "c.json", images, {"bath_towel": "towel", "seam": "seam"}, CLASSES, "mine", tmp_path / "out")
     mask = read_mask(tmp_path / "out/masks/a0.png")
     assert mask[5, 10] == 2 and mask[9, 10] == 1 and mask[20, 25] == 0
     assert read_mask(tmp_path / "out/masks/a1.png").max() == 0
@@ -100,7 +102,7 @@ def test_bad_coco_is_named_and_leaves_nothing(tmp_path, edit, message):
     edit(coco)
     (tmp_path / "c.json").write_text(json.dumps(coco))
     with pytest.raises(InputError, match=message):
-        ingest_coco(tmp_path / "c.json", images, {"bath_towel": "towel", "seam": "seam"}, "mine", tmp_path / "out")
+        ingest_coco(tmp_path / "c.json", images, {"bath_towel": "towel", "seam": "seam"}, CLASSES, "mine", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -110,9 +112,9 @@ def test_render_export_ingest_round_trips(rendered, tmp_path):
     dataset, _ = rendered["real"]
     ids = [s["id"] for s in read_json(dataset / "manifest.json")["samples"]]
     class_map = export_mask_folders(dataset, tmp_path / "folders")
-    ingest_mask_folders(tmp_path / "folders/images", tmp_path / "folders/masks", class_map, "real", tmp_path / "a")
+    ingest_mask_folders(tmp_path / "folders/images", tmp_path / "folders/masks", class_map, CLASSES, "real", tmp_path / "a")
     coco_map = export_coco(dataset, tmp_path / "coco.json")
-    ingest_coco(tmp_path / "coco.json", dataset, coco_map, "real", tmp_path / "b")
+    ingest_coco(tmp_path / "coco.json", dataset, coco_map, CLASSES, "real", tmp_path / "b")
     for sid in ids:
         truth = read_mask(dataset / f"masks/{sid}.png")
         assert np.array_equal(read_mask(tmp_path / f"a/masks/{sid}.png"), truth)

@@ -18,6 +18,7 @@ from realitygap.detectors import class_probabilities
 from realitygap.explain import INSTANCE_METHODS, InstanceTarget
 from realitygap.io import write_json
 from realitygap.models import normalise
+from tests.conftest import bench_classes
 
 CATEGORIES = ["bath_towel", "beach_towel", "hand_towel", "tea_towel", "washcloth"]
 
@@ -180,7 +181,7 @@ def test_baseline_moves_instance_masks_with_the_image(rendered):
     sim = rendered["sim"]
     samples = instance_samples([{"dataset": str(sim[0]), "split": str(sim[1])}], 0)
     plan = augmentation_plan(samples, CATEGORIES, 6, seed=0, relabel=False)[:3]
-    entries, _ = baseline_entries(samples, plan, {"ops": 1, "factors": ["flip"]}, seed=0)
+    entries, _ = baseline_entries(samples, plan, {"ops": 1, "factors": ["flip"]}, 0, bench_classes())
     for row, entry in zip(plan, entries):
         s = samples[row["sample"]]
         for before, after in zip(s["annotations"], entry["annotations"]):

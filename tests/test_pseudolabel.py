@@ -14,8 +14,9 @@ from realitygap.io import InputError, read_image, read_json, read_mask, write_js
 from realitygap.pseudolabel.affinity import affinity_loss, random_walk, transition_matrix
 from realitygap.pseudolabel.crf import dense_crf
 from realitygap.tags import contradictions, read_tags, tags_of_mask
+from tests.conftest import bench_classes
 
-MODEL = {"arch": "unet", "base_channels": 8, "num_stages": 3}
+MODEL = {"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 3}
 
 
 def test_random_walk_matches_a_hand_solved_graph():
@@ -121,7 +122,7 @@ def test_tag_files_are_checked_row_by_row(tmp_path, content, message):
     path = tmp_path / "tags.csv"
     path.write_text(content)
     with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")) as err:
-        read_tags(path, ["a", "b"] if "no tags row" in message else ["a"])
+        read_tags(path, ["a", "b"] if "no tags row" in message else ["a"], bench_classes())
     assert str(path) in str(err.value)
 
 
@@ -132,11 +133,11 @@ def test_json_tags_and_ingest_keep_them_beside_the_images(tmp_path):
     for name in ("a", "b"):
         write_png(images / f"{name}.png", np.zeros((8, 8, 3), np.uint8))
     (tmp_path / "tags.json").write_text(json.dumps({"a.png": ["seam", "towel"], "b": []}))
-    ingest_unlabeled(images, "photos", tmp_path / "out", tmp_path / "tags.json")
+    ingest_unlabeled(images, bench_classes(), "photos", tmp_path / "out", tmp_path / "tags.json")
     assert read_json(tmp_path / "out" / "tags.json") == {"a": ["towel", "seam"], "b": []}
     (tmp_path / "bad.json").write_text(json.dumps([{"image": "a", "tags": ["sofa"]}, {"image": "b", "tags": []}]))
     with pytest.raises(InputError, match=r"bad.json, row 0 \(a\): unknown classes \['sofa'\]"):
-        ingest_unlabeled(images, "photos", tmp_path / "out2", tmp_path / "bad.json")
+        ingest_unlabeled(images, bench_classes(), "photos", tmp_path / "out2", tmp_path / "bad.json")
     assert not (tmp_path / "out2").exists()                      # nothing half-written
 
 
@@ -144,13 +145,13 @@ def test_tags_of_a_mask_count_pixels_and_skip_the_ignore_label():
     mask = np.zeros((10, 10), np.uint8)
     mask[0, :3] = 2
     mask[1:, :] = 255
-    assert tags_of_mask(mask, 3) == ["seam"] and tags_of_mask(mask, 4) == []
+    assert tags_of_mask(mask, 3, bench_classes()) == ["seam"] and tags_of_mask(mask, 4, bench_classes()) == []
 
 
 def test_contradictions_flag_both_directions():
     tags = np.array([[1, 1], [1, 0]], np.float32)
     probs = np.array([[0.9, 0.01], [0.5, 0.99]], np.float32)
-    found = contradictions(["a", "b"], tags, probs, 0.05, 0.95)
+    found = contradictions(["a", "b"], tags, probs, 0.05, 0.95, bench_classes())
     assert found == [{"image": "a", "class": "seam", "tagged": True, "probability": 0.01},
                      {"image": "b", "class": "seam", "tagged": False, "probability": 0.99}]
 
@@ -174,7 +175,7 @@ def test_contradicted_tags_are_reported_and_their_images_left_out(rendered, tmp_
     dataset, split = rendered["real"]
     ids = [e["id"] for e in read_json(split)["train"]]
     manifest = {s["id"]: s for s in read_json(dataset / "manifest.json")["samples"]}
-    tags = {i: tags_of_mask(read_mask(dataset / manifest[i]["mask"]), 4) for i in ids}
+    tags = {i: tags_of_mask(read_mask(dataset / manifest[i]["mask"]), 4, bench_classes()) for i in ids}
     tags[ids[0]] = ["towel"]                                   # says: no seam, where the classifier sees one
     _confident_classifier(tmp_path / "classifier")
     write_json(tmp_path / "classifier" / "tags.json", {"mode": "masks", "tags": tags})
@@ -207,7 +208,7 @@ def test_unlabeled_photos_with_a_tags_file_are_pseudo_labelled_through_the_cli(r
     rows = ["image,towel,seam"]
     for sample in read_json(dataset / "manifest.json")["samples"]:
         shutil.copy(dataset / sample["image"], photos / f"{sample['id']}.png")
-        tags = tags_of_mask(read_mask(dataset / sample["mask"]), 4)
+        tags = tags_of_mask(read_mask(dataset / sample["mask"]), 4, bench_classes())
         rows.append(f"{sample['id']}.png,{int('towel' in tags)},{int('seam' in tags)}")
     (tmp_path / "tags.csv").write_text("\n".join(rows) + "\n")
     raw, split = tmp_path / "raw", tmp_path / "split.json"
@@ -215,7 +216,7 @@ def test_unlabeled_photos_with_a_tags_file_are_pseudo_labelled_through_the_cli(r
     sim, sim_split = rendered["sim"]
     commands = [
         ["ingest", "--format", "unlabeled", "--domain", "photos", "--images", str(photos), "--tags",
-         str(tmp_path / "tags.csv"), "--out", str(raw)],
+         str(tmp_path / "tags.csv"), "--classes", json.dumps(bench_classes().to_json()), "--out", str(raw)],
         ["split", "--dataset", str(raw), "--params", json.dumps({"fractions": {"train": 0.6, "val": 0.1, "test": 0.3}}),
          "--out", str(split)],
         ["pseudolabel", "classifier", "--dataset", str(raw), "--split", str(split), "--sources",
@@ -241,9 +242,9 @@ def test_without_tags_the_sim_models_predictions_tag_the_images(rendered, small_
     save_weights(small_model, tmp_path / "sim.pth")
     entries = target_entries(dataset, split)
     witness = {"weights": tmp_path / "sim.pth", "model": MODEL, "size": 48, "device": "cpu"}
-    tags = target_tags(entries, dataset, "predicted", 4, witness)
+    tags = target_tags(entries, dataset, "predicted", 4, bench_classes(), witness)
     images = torch.from_numpy(np.stack([read_image(e["image"]) for e in entries]))
-    expected = [tags_of_mask(label, 4) for label in net_labels(small_model, images)]
+    expected = [tags_of_mask(label, 4, bench_classes()) for label in net_labels(small_model, images)]
     assert [tags[e["id"]] for e in entries] == expected
     with pytest.raises(ValueError, match="need the sim-trained model"):
-        target_tags(entries, dataset, "predicted", 4)
+        target_tags(entries, dataset, "predicted", 4, bench_classes())

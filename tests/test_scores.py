@@ -8,6 +8,8 @@ from realitygap.explain.scores import (average_drop_increase, confidences, faith
                                            mass_share, randomise, sanity_check)
 from realitygap.segmentation_metrics import segmentation_scores
 
+NAMES = ("background", "towel", "seam")
+
 
 def test_segmentation_scores_match_mmseg_iou_metric():
     from mmseg.evaluation import IoUMetric
@@ -25,7 +27,7 @@ def test_segmentation_scores_match_mmseg_iou_metric():
         sample.gt_sem_seg = PixelData(data=torch.from_numpy(t[None].astype(np.int64)))
         metric.process([], [sample.to_dict()])
     ref = metric.compute_metrics(metric.results)
-    ours = segmentation_scores(pred, truth)
+    ours = segmentation_scores(pred, truth, NAMES)
     assert ours["mIoU"] == pytest.approx(ref["mIoU"], abs=0.01)
     assert ours["aAcc"] == pytest.approx(ref["aAcc"], abs=0.01)
     assert ours["mDice"] == pytest.approx(ref["mDice"], abs=0.01)
@@ -34,13 +36,13 @@ def test_segmentation_scores_match_mmseg_iou_metric():
 def test_segmentation_scores_hand_case():
     truth = np.array([[0, 0, 1, 1], [0, 0, 2, 2]])
     pred = np.array([[0, 1, 1, 1], [0, 0, 2, 0]])
-    s = segmentation_scores(pred, truth)
+    s = segmentation_scores(pred, truth, NAMES)
     # background: TP 3, FP 1, FN 1 -> 3/5; towel: TP 2, FP 1 -> 2/3; seam: TP 1, FN 1 -> 1/2
     assert s["IoU"] == {"background": 60.0, "towel": 66.67, "seam": 50.0}
     assert s["aAcc"] == 75.0
     assert s["worst_class_IoU"] == 50.0
     with pytest.raises(ValueError, match="shape"):
-        segmentation_scores(pred[:1], truth)
+        segmentation_scores(pred[:1], truth, NAMES)
 
 
 def test_average_drop_and_increase_follow_the_definition():
@@ -75,7 +77,7 @@ def test_faithfulness_scores_follow_their_definitions(small_model, scored):
     images, targets = scored
     rng = np.random.default_rng(2)
     maps = rng.random((len(images), len(targets), 48, 48)).astype(np.float32)
-    got = faithfulness(small_model, images, maps, targets, steps=2)
+    got = faithfulness(small_model, images, maps, targets, NAMES, steps=2)
     x = torch.from_numpy(images).float()
     for t, target in enumerate(targets):
         m = torch.from_numpy(maps[:, t])[..., None]
@@ -100,7 +102,7 @@ def test_faithfulness_scores_follow_their_definitions(small_model, scored):
             assert row["average_drop_of_others"] is not None and 0 <= row["average_drop_of_others"] <= 100
 
 
-def test_energy_pointing_game_and_seam_share():
+def test_energy_pointing_game_and_shares_on_each_class():
     truth = np.zeros((1, 4, 4), np.uint8)
     truth[0, 0] = 2           # seam: top row
     truth[0, 1] = 1           # towel: second row
@@ -108,9 +110,11 @@ def test_energy_pointing_game_and_seam_share():
     maps[0, 0, 0, :2] = 1.0   # towel map: half its mass on the seam, none on the towel
     maps[0, 0, 1, 0] = 2.0
     maps[0, 1, 0] = 1.0       # seam map: all on the seam
-    got = localisation(maps, truth, [1, 2])
-    assert got["towel"]["seam_share"] == 50.0 and got["towel"]["energy_pointing_game"] == 50.0
-    assert got["seam"]["energy_pointing_game"] == 100.0 and got["seam"]["seam_area"] == 25.0
+    got = localisation(maps, truth, [1, 2], NAMES)
+    assert got["towel"]["share_on"] == {"background": 0.0, "towel": 50.0, "seam": 50.0}
+    assert got["towel"]["energy_pointing_game"] == 50.0
+    assert got["seam"]["energy_pointing_game"] == 100.0 and got["seam"]["own_area"] == 25.0
+    assert got["seam"]["area_of"] == {"background": 50.0, "towel": 25.0, "seam": 25.0}
 
 
 def test_randomisation_changes_only_the_listed_blocks(small_model):

@@ -20,7 +20,7 @@ from realitygap.render.stage import run_render
 from realitygap.simsearch.plugins import PluginError, render_look, render_with
 from realitygap.simsearch.space import check_space, look_of, raw_params, suggest
 from realitygap.simsearch.study import PruningHook, open_study, search_setup
-from tests.conftest import SCENE, SIM, tools_env
+from tests.conftest import SCENE, SIM, tools_env, bench_classes
 
 SPACE = {"seam_tint": {"choices": [0.0, 0.5]}, "fabric_texture": [0.0, 0.3], "jpeg_quality": [50, 95],
          "noise_std": {"range": [0.0, 0.04], "randomise": True}}
@@ -65,7 +65,7 @@ def test_randomised_render_draws_each_image_inside_the_range_on_the_base_scenes(
 
 
 def _params(count: int = 4) -> dict:
-    return {"size": 48, "count": count, "scene": SCENE, "factors": SIM, "randomise": {}}
+    return {"size": 48, "count": count, "scene": SCENE, "factors": SIM, "randomise": {}, "classes": bench_classes().to_json()}
 
 
 def test_command_plugin_wrapping_our_renderer_gives_the_same_images(tmp_path):
@@ -168,7 +168,7 @@ TINY_SEARCH = {"base": "sim", "target": "real", "trials": 3, "workers": 1, "star
                "iters": 6, "report_interval": 3, "pruner": {"startup_trials": 1, "warmup_steps": 3},
                "renderer": {"type": "builtin"}, "space": SPACE}
 TINY_TRAIN = {"iters": 6, "batch_size": 2, "lr": 0.003, "weight_decay": 0.0001, "checkpoint_interval": 6, "loss": "ce"}
-TINY_MODEL = {"arch": "unet", "base_channels": 8, "num_stages": 3}
+TINY_MODEL = {"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 3}
 
 
 def _worker_command(rendered, root, worker: int = 0) -> list[str]:

@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from realitygap import CLASSES
 from realitygap.io import InputError, read_json
 from realitygap.seeding import derive_seed
 

@@ -12,8 +12,6 @@ from typing import Iterable
 
 import numpy as np
 
-from realitygap import CLASSES
-
 PRESETS: dict[str, list[dict]] = {
     "ce": [{"type": "ce"}],
     "weighted_ce": [{"type": "ce", "class_weight": [0.5, 1.0, 3.0]}],
@@ -46,7 +44,7 @@ def needs_frequencies(loss: str | list[dict]) -> bool:
     return any(t.get("class_weight") == "frequency" for t in loss_terms(loss))
 
 
-def frequency_weights(masks: Iterable[np.ndarray], num_classes: int = len(CLASSES), ignore_index: int = 255) -> list[float]:
+def frequency_weights(masks: Iterable[np.ndarray], num_classes: int, ignore_index: int = 255) -> list[float]:
     """Median-frequency class weights of label masks (a class never seen gets the largest weight)."""
     counts = np.zeros(num_classes, np.float64)
     for mask in masks:

@@ -3,7 +3,7 @@ ablation grid's variants) costs no heavy import."""
 
 from __future__ import annotations
 
-from realitygap import CLASSES
+from realitygap.io import InputError
 from realitygap.losses import loss_config
 
 MEAN = [123.675, 116.28, 103.53]
@@ -37,7 +37,7 @@ def _segformer(model: dict) -> dict:
 def _backbone_and_head(model: dict, norm: dict | None, loss: list[dict]) -> tuple[dict, dict]:
     """The backbone config and the decode head config of the model entry's `arch`."""
     arch, width, stages = model["arch"], model.get("base_channels", 16), model.get("num_stages", 4)
-    head = dict(dropout_ratio=0.1, num_classes=len(CLASSES), norm_cfg=norm, align_corners=False, loss_decode=loss)
+    head = dict(dropout_ratio=0.1, num_classes=model["num_classes"], norm_cfg=norm, align_corners=False, loss_decode=loss)
     if arch in ("unet", "unet_aspp", "encdec"):
         head |= dict(in_channels=width, in_index=stages - 1, channels=width)
         if arch == "encdec":
@@ -72,14 +72,22 @@ def stride(model: dict) -> int:
 
 
 def model_config(model: dict, size: int, loss: str | list | None = None, class_weights: list[float] | None = None) -> dict:
-    """The mmseg EncoderDecoder config for the model entry `model` of params at `size` pixels. The loss is
+    """The mmseg EncoderDecoder config for the model entry `model` of params at `size` pixels, with
+    `model["num_classes"]` outputs (the workflow adds the task's class count to the entry). The loss is
     `loss`, else the entry's own `loss`, else cross-entropy; `class_weights` resolve `frequency` weights."""
+    if not isinstance(model.get("num_classes"), int) or model["num_classes"] < 2:
+        raise InputError(f"model entry {model}: `num_classes` (the number of classes, at least 2) is missing")
     if size % stride(model):
         raise ValueError(f"image size {size} must be divisible by {stride(model)} for model {model}")
     if model.get("norm", True) is False and model["arch"] not in ("unet", "encdec"):
         raise ValueError(f"norm: false is supported by the unet and encdec archs, not {model['arch']!r}")
     norm = dict(type="BN", requires_grad=True) if model.get("norm", True) else None
-    backbone, head = _backbone_and_head(model, norm, loss_config(loss or model.get("loss", "ce"), class_weights))
+    losses = loss_config(loss or model.get("loss", "ce"), class_weights)
+    for term in losses:
+        if len(term.get("class_weight", ())) not in (0, model["num_classes"]):
+            raise InputError(f"loss {loss or model.get('loss')}: {len(term['class_weight'])} class weights for "
+                             f"{model['num_classes']} classes (give one weight per class in train/loss)")
+    backbone, head = _backbone_and_head(model, norm, losses)
     return dict(
         type="EncoderDecoder",
         data_preprocessor=dict(type="SegDataPreProcessor", mean=MEAN, std=STD, bgr_to_rgb=True,

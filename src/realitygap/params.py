@@ -70,6 +70,7 @@ def check_references(cfg: dict, schema: dict) -> None:
     ingested = set(cfg.get("ingest", {}))
     domains = rendered | ingested
     problems = [f"ingest/{d}: also defined under render/domains" for d in sorted(rendered & ingested)]
+    problems += class_problems(cfg)
     for domain in set(cfg["render"]["count"]) ^ rendered:
         problems.append(f"render/count/{domain}: every domain in render/domains needs a count, and only those")
     for domain, spec in cfg.get("ingest", {}).items():
@@ -111,6 +112,45 @@ def check_references(cfg: dict, schema: dict) -> None:
         raise InputError("params.yaml:\n" + "\n".join(f"  {p}" for p in problems))
 
 
+CLASS_PARAMS = ("classes/focus", "explain/target_classes/*", "score/xai_classes/*", "diagnose/target_class",
+                 "frontier/class", "augment/policies/*/target_class", "ingest/*/class_map/*")
+"""The params whose values name classes (of `classes/names`); `*` is every key or item."""
+
+
+def values_at(node, keys: list[str], path: str = ""):
+    """(path, value) of every value at the slash path `keys` under `node`, `*` matching every key or item."""
+    if not keys:
+        yield path.lstrip("/"), node
+        return
+    key, rest = keys[0], keys[1:]
+    if key != "*":
+        if isinstance(node, dict) and key in node:
+            yield from values_at(node[key], rest, f"{path}/{key}")
+        return
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for k, child in items:
+        yield from values_at(child, rest, f"{path}/{k}")
+
+
+def class_problems(cfg: dict) -> list[str]:
+    """Class names in params outside `classes/names`, palette and ignore value that do not fit the names, and a
+    builtin renderer asked to label other classes than its own."""
+    from realitygap.classes import ClassSet
+    from realitygap.render.raster import RENDER_CLASSES
+
+    names = cfg["classes"]["names"]
+    problems = [f"{path}: unknown class {value!r} (classes/names: {names})"
+                for pattern in CLASS_PARAMS for path, value in values_at(cfg, pattern.split("/")) if value not in names]
+    try:
+        ClassSet.from_json(cfg["classes"])
+    except InputError as err:
+        problems.append(str(err))
+    if cfg["render"]["domains"] and tuple(names) != RENDER_CLASSES.names:
+        problems.append(f"classes/names: the builtin renderer (render/domains) labels {list(RENDER_CLASSES.names)}, "
+                        f"not {names}; ingest your domains instead")
+    return problems
+
+
 def augment_problems(aug: dict, domains: set[str], methods: list[str]) -> list[str]:
     """Composed policies name defined, non-composed policies; the reference domain exists."""
     problems = []
@@ -135,7 +175,7 @@ def experiments_problems(exp: dict, cfg: dict, rendered: set[str], schema: dict)
     probe = exp.get("probe")
     if probe and probe["domain"] not in rendered:
         problems.append(f"experiments/probe/domain: {probe['domain']!r} is not in render/domains")
-    return problems + check_variants(exp, cfg["render"]["size"], schema)
+    return problems + check_variants(exp, cfg["render"]["size"], schema, len(cfg["classes"]["names"]))
 
 
 def instance_problems(inst: dict, cfg: dict) -> list[str]:

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import torch
 
+from realitygap.classes import ClassSet
 from realitygap.data import Sample
-from realitygap.io import read_mask
+from realitygap.io import InputError, read_mask
 from realitygap.losses import frequency_weights, needs_frequencies
 from realitygap.models import model_config, resolve_device
 
 
-def dataloader_config(samples: list[Sample], batch_size: int, train: bool) -> dict:
+def dataloader_config(samples: list[Sample], batch_size: int, train: bool, classes: ClassSet) -> dict:
+    """An mmengine dataloader over `samples` (shuffled, flipped, endless when `train`) of the class set `classes`."""
     pipeline = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations")]
     if train:
         pipeline.append(dict(type="RandomFlip", prob=0.5))
@@ -27,16 +29,17 @@ def dataloader_config(samples: list[Sample], batch_size: int, train: bool) -> di
         batch_size=batch_size if train else 1, num_workers=0, persistent_workers=False,
         sampler=dict(type="InfiniteSampler" if train else "DefaultSampler", shuffle=train),
         dataset=dict(type="RealityGapDataset", pipeline=pipeline,
+                     metainfo=dict(classes=classes.names, palette=[list(c) for c in classes.palette]),
                      samples=[dict(image=str(s.image), mask=str(s.mask)) for s in samples]))
 
 
-def training_loss(model: dict, cfg: dict, train: list[Sample]) -> tuple[str | list, list[float] | None]:
+def training_loss(model: dict, cfg: dict, train: list[Sample], classes: ClassSet) -> tuple[str | list, list[float] | None]:
     """The run's loss (the model entry's own, else the train params') and, when a term asks for them, the
     class weights from the training masks' pixel frequencies."""
     loss = model.get("loss", cfg["loss"])
     if not needs_frequencies(loss):
         return loss, None
-    return loss, frequency_weights(read_mask(s.mask) for s in train)
+    return loss, frequency_weights((read_mask(s.mask) for s in train), len(classes), classes.ignore_index)
 
 
 def loop_config(cfg: dict, work_dir: Path, seed: int) -> dict:
@@ -63,14 +66,17 @@ def loop_config(cfg: dict, work_dir: Path, seed: int) -> dict:
 
 
 def runner_config(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample],
-                  work_dir: Path, seed: int) -> dict:
-    """The full mmengine config of one training run."""
+                  work_dir: Path, seed: int, classes: ClassSet) -> dict:
+    """The full mmengine config of one training run on data of the class set `classes`."""
     iters = cfg["iters"]
+    if model["num_classes"] != len(classes):
+        raise InputError(f"model entry {model}: {model['num_classes']} outputs, the data has {len(classes)} classes "
+                         f"{list(classes.names)}")
     return loop_config(cfg, work_dir, seed) | dict(
         default_scope="mmseg",
-        model=model_config(model, size, *training_loss(model, cfg, train)),
-        train_dataloader=dataloader_config(train, cfg["batch_size"], train=True),
-        val_dataloader=dataloader_config(val, 1, train=False),
+        model=model_config(model, size, *training_loss(model, cfg, train, classes)),
+        train_dataloader=dataloader_config(train, cfg["batch_size"], True, classes),
+        val_dataloader=dataloader_config(val, 1, False, classes),
         val_evaluator=dict(type="IoUMetric", iou_metrics=["mIoU", "mDice"]),
         val_cfg=dict(type="ValLoop"),
         optim_wrapper=dict(type="OptimWrapper", optimizer=dict(
@@ -107,7 +113,7 @@ def trained_net(runner) -> torch.nn.Module:
 
 
 def fit(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample], work_dir: Path, seed: int,
-        device: str = "auto", val_interval: int | None = None, hooks: tuple = (), experiment: str | None = None):
+        classes: ClassSet, device: str = "auto", val_interval: int | None = None, hooks: tuple = (), experiment: str | None = None):
     """Build mmengine's Runner for one training run, train it and return it. `val_interval` validates
     more often than once at the end; `hooks` are extra Hook objects (e.g. a pruning hook); `experiment`
     names the run, so several runs in one process keep apart mmengine's per-run logger and message hub."""
@@ -118,7 +124,7 @@ def fit(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample
     import realitygap.seg_dataset  # noqa: F401  (registers RealityGapDataset)
 
     register_all_modules(init_default_scope=False)
-    config = runner_config(model, cfg, size, train, val, work_dir, seed)
+    config = runner_config(model, cfg, size, train, val, work_dir, seed, classes)
     if val_interval:
         config["train_cfg"]["val_interval"] = val_interval
     if experiment:

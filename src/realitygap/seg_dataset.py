@@ -5,16 +5,12 @@ from __future__ import annotations
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from realitygap import CLASSES
-
-PALETTE = [[0, 0, 0], [128, 128, 128], [255, 64, 64]]
 
 
 @DATASETS.register_module()
 class RealityGapDataset(BaseSegDataset):
-    """mmseg dataset over an explicit list of (image, mask) paths."""
-
-    METAINFO = dict(classes=CLASSES, palette=PALETTE)
+    """mmseg dataset over an explicit list of (image, mask) paths; the task's classes and palette come in as
+    `metainfo` (`realitygap.runner.dataloader_config` passes the data's class set)."""
 
     def __init__(self, samples: list[dict], **kwargs) -> None:
         self._samples = samples

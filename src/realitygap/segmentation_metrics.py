@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from realitygap import CLASSES
+from typing import Sequence
 
 
 def confusion_matrix(pred: np.ndarray, truth: np.ndarray, num_classes: int, ignore_index: int = 255) -> np.ndarray:
@@ -19,8 +19,9 @@ def confusion_matrix(pred: np.ndarray, truth: np.ndarray, num_classes: int, igno
     return np.bincount(idx, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
-def scores_from_confusion(cm: np.ndarray, classes: tuple[str, ...] = CLASSES) -> dict:
-    """mIoU, aAcc, mDice, per-class IoU and Dice, and the worst class IoU, all in percent."""
+def scores_from_confusion(cm: np.ndarray, classes: Sequence[str]) -> dict:
+    """mIoU, aAcc, mDice, per-class IoU and Dice (keyed by the names `classes`, in label order), and the worst
+    class IoU, all in percent."""
     tp = np.diag(cm).astype(np.float64)
     fp = cm.sum(0) - tp
     fn = cm.sum(1) - tp
@@ -41,8 +42,8 @@ def scores_from_confusion(cm: np.ndarray, classes: tuple[str, ...] = CLASSES) ->
     }
 
 
-def segmentation_scores(pred: np.ndarray, truth: np.ndarray, classes: tuple[str, ...] = CLASSES) -> dict:
+def segmentation_scores(pred: np.ndarray, truth: np.ndarray, classes: Sequence[str], ignore_index: int = 255) -> dict:
     """Scores of predicted label maps against truth (any shapes, equal)."""
     if pred.shape != truth.shape:
         raise ValueError(f"prediction shape {pred.shape} does not match truth shape {truth.shape}")
-    return scores_from_confusion(confusion_matrix(pred, truth, len(classes)), classes)
+    return scores_from_confusion(confusion_matrix(pred, truth, len(classes), ignore_index), classes)

@@ -40,9 +40,10 @@ def expand_variants(experiments: dict) -> dict[str, dict]:
     return dict(named)
 
 
-def check_variants(experiments: dict, size: int, schema: dict) -> list[str]:
+def check_variants(experiments: dict, size: int, schema: dict, num_classes: int) -> list[str]:
     """Problems of the expanded variants, each naming its variant: a variant the schema's `model`
-    definition rejects, or one that cannot be built at `size` pixels. Raises on duplicate names."""
+    definition rejects, or one that cannot be built at `size` pixels with `num_classes` outputs. Raises on
+    duplicate names."""
     from jsonschema import Draft202012Validator
 
     from realitygap.model_configs import model_config
@@ -53,7 +54,7 @@ def check_variants(experiments: dict, size: int, schema: dict) -> list[str]:
         errors = [e.message for e in validator.iter_errors(model)]
         if not errors:
             try:
-                model_config(model, size)
+                model_config(model | {"num_classes": num_classes}, size)
             except ValueError as err:
                 errors = [str(err)]
         problems += [f"experiments: variant {name!r}: {e}" for e in errors]

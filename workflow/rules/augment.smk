@@ -34,7 +34,7 @@ def augment_context(wc):
         args += ["--diagnosis", f"results/explanations/diagnosis/{PRIMARY}/diagnosis.json"]
     if policy_types(wc) & MODEL_POLICIES:
         args += ["--source-model", as_json({"weights": f"results/models/{AUGMENT['source_mix']}/{PRIMARY}/model.pth",
-                                            "model": config["train"]["models"][PRIMARY], "size": SIZE,
+                                            "model": model_entry(PRIMARY), "size": SIZE,
                                             "device": DEVICE})]
     return shlex.join(args)
 

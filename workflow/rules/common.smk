@@ -17,6 +17,7 @@ RENDERED = list(config["render"]["domains"])
 INGESTED = list(config.get("ingest", {}))
 DOMAINS = RENDERED + INGESTED
 MODELS = list(config["train"]["models"])
+NUM_CLASSES = len(config["classes"]["names"])     # what every segmentation model's head outputs
 AUGMENT = config["augment"]
 IMAGE_QUALITY = config["image_quality"]
 POLICIES = list(AUGMENT["policies"])
@@ -75,6 +76,17 @@ def as_json(value):
 def slice_of(dpath):
     """The params slice at `dpath` as JSON; `{wildcards}` in the path are filled per job."""
     return lambda wc: as_json(at(dpath.format(**wc)))
+
+
+def model_entry(name):
+    """The params entry of segmentation model `name` with the task's class count added as `num_classes` (what
+    the model's head outputs)."""
+    return config["train"]["models"][name] | {"num_classes": NUM_CLASSES}
+
+
+def model_of(name):
+    """`model_entry` of `name` (`{wildcards}` filled per job) as JSON."""
+    return lambda wc: as_json(model_entry(name.format(**wc)))
 
 
 def at(dpath):

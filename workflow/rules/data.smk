@@ -31,7 +31,7 @@ def ingest_args(wc):
     args = ["--format", spec["format"], "--images", spec["images"]]
     for key in ("masks", "coco", "tags"):
         args += [f"--{key}", spec[key]] if key in spec else []
-    return shlex.join(args + ["--class-map", as_json(spec.get("class_map", {}))])
+    return shlex.join(args + ["--class-map", as_json(spec.get("class_map", {})), "--classes", as_json(config["classes"])])
 
 
 rule ingest:

@@ -7,7 +7,7 @@ rule predict:
     output:
         "results/predictions/{mix}/{model}/{domain}.npz",
     params:
-        model=slice_of("train/models/{model}"),
+        model=model_of("{model}"),
         size=SIZE,
         device=DEVICE,
     log:
@@ -117,7 +117,7 @@ rule score_image_quality:
         quality=slice_of("image_quality"),
         reference=as_json(raw_source(IMAGE_QUALITY["reference"])),
         sets=lambda wc: as_json(quality_sets()),
-        model=slice_of(f"train/models/{PRIMARY}"),
+        model=model_of(PRIMARY),
         size=SIZE,
         device=DEVICE,
         seed=SEED,

@@ -6,7 +6,7 @@ from realitygap.variants import expand_variants
 
 EXP = config["experiments"]
 EXP_ROOT = "results/experiments"
-VARIANTS = expand_variants(EXP)
+VARIANTS = {name: entry | {"num_classes": NUM_CLASSES} for name, entry in expand_variants(EXP).items()}
 EXP_SEEDS = [f"seed{k}" for k in range(EXP["seeds"])]
 EXP_MIXES = [EXP["source_mix"], EXP["target_mix"]]
 PROBE = EXP.get("probe") or {}
@@ -136,7 +136,7 @@ use rule train as train_probe with:
     params:
         sources=lambda wc: as_json([{"dataset": f"data/probe/train_{wc.strength}", "split": None, "fraction": 1.0}]),
         val=as_json([]),
-        model=as_json(EXP["base"]),
+        model=as_json(EXP["base"] | {"num_classes": NUM_CLASSES}),
         train=experiment_train,
         size=SIZE,
         seed=SEED,
@@ -161,7 +161,7 @@ rule probe:
     output:
         EXP_ROOT + "/probe/{strength}/probe.json",
     params:
-        model=as_json(EXP["base"]),
+        model=as_json(EXP["base"] | {"num_classes": NUM_CLASSES}),
         strength=lambda wc: STRENGTHS[wc.strength],
         probe=lambda wc: as_json({"method": PROBE["method"], "num_images": PROBE["num_images"],
                                   "explain": {k: v for k, v in config["explain"].items() if k in ("target_layer", "batch_size")}

@@ -14,7 +14,7 @@ rule explain:
     params:
         explain=explain_params,
         datasets=lambda wc: as_json(explain_datasets()),
-        model=slice_of("train/models/{explained}"),
+        model=model_of("{explained}"),
         size=SIZE,
         seed=SEED,
         device=DEVICE,
@@ -38,7 +38,7 @@ rule score_explanations:
         "results/scores/explanations/{mix}/{explained}/{method}.json",
     params:
         datasets=lambda wc: as_json({d: raw(d) for d in config["explain"]["domains"]}),
-        model=slice_of("train/models/{explained}"),
+        model=model_of("{explained}"),
         score=lambda wc: as_json({k: v for k, v in config["score"].items() if k != "xai_classes"}),
         size=SIZE,
         device=DEVICE,
@@ -70,7 +70,7 @@ rule diagnose:
         explanations=lambda wc: as_json(diagnose_explanations(wc)),
         datasets=lambda wc: as_json({d: raw(d) for d in config["explain"]["domains"]}),
         domains=lambda wc: [next(iter(config["train"]["mixes"][DIAGNOSE[k]])) for k in ("source_mix", "target_mix")],
-        model=slice_of("train/models/{explained}"),
+        model=model_of("{explained}"),
         size=SIZE,
         device=DEVICE,
     log:

@@ -19,7 +19,7 @@ rule explain_frontier:
         datasets=lambda wc: as_json({r: [raw(d), split_file(d)] for r, d in frontier_domains().items()}),
         weights=lambda wc: as_json({FRONTIER[k]: f"results/models/{FRONTIER[k]}/{PRIMARY}/model.pth"
                                     for k in ("source_mix", "target_mix")}),
-        model=slice_of(f"train/models/{PRIMARY}"),
+        model=model_of(PRIMARY),
         size=SIZE,
         seed=SEED,
         device=DEVICE,

@@ -14,7 +14,7 @@ def classifier_inputs(wc):
 def witness_arg(wc):
     if PSEUDO["tags"] != "predicted":
         return ""
-    return "--witness " + shlex.quote(as_json({"weights": PL_WITNESS, "model": config["train"]["models"][PRIMARY],
+    return "--witness " + shlex.quote(as_json({"weights": PL_WITNESS, "model": model_entry(PRIMARY),
                                                "size": SIZE, "device": DEVICE}))
 
 
@@ -27,7 +27,7 @@ rule pseudolabel_classifier:
         tags=f"{PL_ROOT}/classifier/tags.json",
     params:
         sources=as_json([raw_source(d) for d in PSEUDO["classifier"]["sources"]]),
-        model=slice_of(f"train/models/{PRIMARY}"),
+        model=model_of(PRIMARY),
         pl=lambda wc: as_json({k: v for k, v in PSEUDO.items() if k not in PL_LABEL_KEYS + ("mixes",)}),
         witness=witness_arg,
         size=SIZE,
@@ -56,7 +56,7 @@ rule pseudolabel:
         steps=f"{PL_ROOT}/steps.json",
         examples=f"{PL_ROOT}/examples.png",
     params:
-        model=slice_of(f"train/models/{PRIMARY}"),
+        model=model_of(PRIMARY),
         pl=lambda wc: as_json({k: PSEUDO[k] for k in PL_LABEL_KEYS} | {"classifier": {"head": PSEUDO["classifier"]["head"]}}),
         size=SIZE,
         seed=SEED,

@@ -8,8 +8,9 @@ wildcard_constraints:
 
 
 def search_render(wc=None):
-    """Size, scene parameters and the base domain's look: what every trial renders from."""
-    return as_json({"size": SIZE, "scene": config["render"]["scene"], "base": at(f"render/domains/{SEARCH['base']}")})
+    """Size, scene parameters, the class set and the base domain's look: what every trial renders from."""
+    return as_json({"size": SIZE, "scene": config["render"]["scene"], "classes": config["classes"],
+                    "base": at(f"render/domains/{SEARCH['base']}")})
 
 
 def search_params(wc=None):
@@ -21,7 +22,7 @@ SEARCH_ARGS = dict(
     search=search_params,
     render=search_render,
     train=lambda wc: as_json(train_params()),
-    model=lambda wc: as_json(config["train"]["models"][PRIMARY]),
+    model=lambda wc: as_json(model_entry(PRIMARY)),
     val=lambda wc: as_json([raw_source(SEARCH["target"])]),
     seed=SEED,
     device=DEVICE,

@@ -8,7 +8,7 @@ rule train:
     params:
         sources=lambda wc: as_json(mix_sources(wc.mix)),
         val=lambda wc: as_json(mix_val_sources(wc.mix)),
-        model=slice_of("train/models/{model}"),
+        model=model_of("{model}"),
         train=lambda wc: as_json(train_params()),
         size=SIZE,
         seed=training_seed,

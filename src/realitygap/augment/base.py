@@ -13,6 +13,7 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 
+from realitygap.classes import ClassSet
 from realitygap.data import Sample
 
 
@@ -25,6 +26,7 @@ class PolicyContext:
     diagnosis: dict | None = None
     model: dict | None = None          # {"weights", "model", "size", "device"} of the source model
     seed: int = 0                      # the run's seed, for policies that train something
+    classes: ClassSet | None = None    # the data's class set (`run_augment` fills it from the sources)
 
 
 class Policy:

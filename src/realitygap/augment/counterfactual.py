@@ -13,7 +13,6 @@ import albumentations as A
 import numpy as np
 import torch
 
-from realitygap import CLASSES
 from realitygap.augment.base import Policy
 from realitygap.counterfactual.training import generator_options
 from realitygap.data import Sample
@@ -42,7 +41,7 @@ class CounterfactualPolicy(Policy):
         m = self.context.model
         net = load_model(m["weights"], m["model"], m["size"], m.get("device", "cpu"))
         images = np.stack([read_image(s.image) for s in samples])
-        truth = np.stack([read_mask(s.mask, images.shape[1:3], len(CLASSES)) for s in samples])
+        truth = np.stack([read_mask(s.mask, images.shape[1:3], len(self.context.classes)) for s in samples])
         x = normalise(net, torch.from_numpy(images))
         refs = normalise(net, torch.from_numpy(np.stack([read_image(p) for p in self.context.references])))
         with torch.no_grad():
@@ -51,7 +50,7 @@ class CounterfactualPolicy(Policy):
         task = Task(torch.arange(len(x), device=x.device), target, pred != target, pred)
         model = frozen_model(net, self.cfg["feature_layer"])
         share = float(self.cfg["flip_share"])
-        _, pixels, verdict = fit(model, x, task, refs, len(CLASSES), self.cfg, self.context.seed,
+        _, pixels, verdict = fit(model, x, task, refs, len(self.context.classes), self.cfg, self.context.seed,
                                  lambda *a: judge(*a, share))
         pixels = pixels.permute(0, 2, 3, 1).cpu().numpy()
         self.maps = {s.id: pixels[i] for i, s in enumerate(samples)}

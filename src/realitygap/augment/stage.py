@@ -6,10 +6,11 @@ the unmodified image is kept too, so the retrained model sees both."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
-from realitygap import CLASSES
 from realitygap.augment import PolicyContext, build_policy
+from realitygap.classes import common_classes
 from realitygap.data import source_samples
 from realitygap.io import atomic_dir, read_image, read_json, read_mask, write_json, write_png
 from realitygap.progress import progress
@@ -28,7 +29,8 @@ def policy_context(references: list[dict] | None = None, diagnosis: str | None =
 def run_augment(policy: str, policies: dict, sources: list[dict], seed: int, out: str | os.PathLike,
                 copies: int = 1, keep_source: bool = False, context: PolicyContext | None = None) -> dict:
     """Augment every training sample of `sources` with `policies[policy]` and write the dataset to `out`."""
-    transform = build_policy(policy, policies, context)
+    classes = common_classes([src["dataset"] for src in sources])
+    transform = build_policy(policy, policies, replace(context or PolicyContext(), classes=classes))
     samples = source_samples(sources, seed)
     transform.prepare(samples)
     out = Path(out)
@@ -36,7 +38,7 @@ def run_augment(policy: str, policies: dict, sources: list[dict], seed: int, out
     with atomic_dir(out) as tmp:
         for sample in progress(samples, desc=f"augment {policy}"):
             image = read_image(sample.image)
-            mask = read_mask(sample.mask, image.shape[:2], len(CLASSES))
+            mask = read_mask(sample.mask, image.shape[:2], len(classes))
             versions = [(f"{sample.id}", image, mask)] if keep_source else []
             for copy in range(copies):
                 aug_image, aug_mask = transform(image, mask, derive_seed(seed, "augment", policy, sample.id, copy), sample)
@@ -47,5 +49,5 @@ def run_augment(policy: str, policies: dict, sources: list[dict], seed: int, out
                 entries.append({"id": vid, "scene": sample.id, "image": f"images/{vid}.png", "mask": f"masks/{vid}.png"})
         write_json(tmp / "manifest.json", {"domain": f"augmented/{policy}", "policy": policy, "params": policies,
                                            "copies": copies, "keep_source": keep_source, "summary": transform.summary,
-                                           "classes": list(CLASSES), "samples": entries})
+                                           "classes": classes.to_json(), "samples": entries})
     return {"samples": len(entries)}

@@ -20,7 +20,6 @@ import cv2
 import numpy as np
 import torch
 
-from realitygap import CLASSES
 from realitygap.augment.base import Policy
 from realitygap.augment.camera import DepthOfField, Vignetting
 from realitygap.augment.randomise import DomainRandomisation, has_scene
@@ -86,7 +85,7 @@ def off_target_regions(attribution: np.ndarray, target: np.ndarray, threshold: f
 class XAIGuided(Policy):
     name = "xai_guided"
     options = {"top_causes": 4, "ranges": {}, "probability": 0.5, "erase_probability": 0.25, "method": "gradcam",
-               "target_class": "seam", "threshold": 0.5, "margin": 0, "target_layer": "decode_head.conv_seg:input"}
+               "target_class": None, "threshold": 0.5, "margin": 0, "target_layer": "decode_head.conv_seg:input"}
 
     def causes(self) -> list[str]:
         """The diagnosis' top causes that can be randomised (a range or an operation), in rank order."""
@@ -128,12 +127,13 @@ class XAIGuided(Policy):
         m = self.context.model
         net = load_model(m["weights"], m["model"], m["size"], m.get("device", "cpu"))
         explainer = METHODS[self.cfg["method"]](net, self.cfg["target_layer"])
-        cls = CLASSES.index(self.cfg["target_class"])
+        classes = self.context.classes
+        cls = classes.index(self.cfg["target_class"] or self.context.diagnosis["class"], "augment xai_guided target_class")
         for start in progress(range(0, len(samples), 16), desc="xai_guided attribution", total=(len(samples) + 15) // 16):
             chunk = samples[start:start + 16]
             images = np.stack([read_image(s.image) for s in chunk])
-            labels = np.stack([read_mask(s.mask, images.shape[1:3], len(CLASSES)) for s in chunk])
-            targets = build_targets(torch.from_numpy(labels).long(), [cls], len(CLASSES))
+            labels = np.stack([read_mask(s.mask, images.shape[1:3], len(classes)) for s in chunk])
+            targets = build_targets(torch.from_numpy(labels).long(), [cls], len(classes))
             maps = explainer.explain(torch.from_numpy(images), targets)[:, 0].cpu().numpy()
             regions = off_target_regions(maps, labels == cls, float(self.cfg["threshold"]), int(self.cfg["margin"]))
             self.regions.update({s.id: r for s, r in zip(chunk, regions)})

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from realitygap.classes import ClassSet
 from realitygap.io import read_json
 
 
@@ -32,6 +33,16 @@ class Context:
     pseudolabel_dir: str | None = None
     image_quality: str | None = None
     frontier_dir: str | None = None
+
+    @cached_property
+    def classes(self) -> ClassSet:
+        """The task's class set (params' `classes`): names for tables, palette for label figures."""
+        return ClassSet.from_json(self.params["classes"])
+
+    @property
+    def focus(self) -> str:
+        """The class the report's attribution figures and tables follow (params' `classes/focus`)."""
+        return self.params["classes"]["focus"]
 
     @cached_property
     def matrix(self) -> dict:

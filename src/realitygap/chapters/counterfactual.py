@@ -9,23 +9,23 @@ from pathlib import Path
 
 import numpy as np
 
-from realitygap import CLASSES, figures
+from realitygap import figures
 from realitygap.chapters.base import Context, Section, table
+from realitygap.classes import ClassSet
 from realitygap.io import read_image, read_json
 
-PALETTE = np.array([[40, 40, 40], [70, 130, 220], [250, 200, 40]], np.uint8)   # background, towel, seam
 
 
 def counterfactual_rows(diagnosis: dict) -> tuple[list[str], list[list]]:
     """Header and rows: per model and domain, flips, directions, size of |M| and where it lies."""
+    evidence = [(role, domain, v) for role, per_domain in diagnosis.get("counterfactual", {}).items()
+                for domain, v in per_domain.items()]
+    regions = list(dict.fromkeys(r for _, _, v in evidence for r in v["share"]))
     header = ["model", "test domain", "counterfactuals", "flipped %", "add / remove", "mean |M| (grey levels)",
-              "|M| on seam %", "|M| on towel %", "|M| on table %", "|M| on fringe %"]
-    rows = []
-    for role, per_domain in diagnosis.get("counterfactual", {}).items():
-        for domain, v in per_domain.items():
-            rows.append([diagnosis[role], domain, v["counterfactuals"], v["flip_rate"],
-                         f"{v['directions']['add']} / {v['directions']['remove']}", v["mean_abs_change"],
-                         *[v["share"].get(r) for r in ("seam", "towel", "table", "fringe")]])
+              *[f"|M| on {r} %" for r in regions]]
+    rows = [[diagnosis[role], domain, v["counterfactuals"], v["flip_rate"],
+             f"{v['directions']['add']} / {v['directions']['remove']}", v["mean_abs_change"],
+             *[v["share"].get(r) for r in regions]] for role, domain, v in evidence]
     return header, rows
 
 
@@ -47,12 +47,14 @@ def counterfactual_text(diagnosis: dict, class_name: str) -> str:
             f"{class_name} itself.")
 
 
-def _labels(pred: np.ndarray) -> np.ndarray:
-    return PALETTE[np.clip(pred, 0, len(PALETTE) - 1)]
+def label_colours(pred: np.ndarray, palette: tuple) -> np.ndarray:
+    """RGB image of a label map in the class colours `palette`."""
+    colours = np.array(palette, np.uint8)
+    return colours[np.clip(pred, 0, len(colours) - 1)]
 
 
 def counterfactual_figure(explanations: Path, mixes: list[str], model: str, class_name: str, count: int,
-                          path: str | os.PathLike, domain: str = "real") -> None:
+                          path: str | os.PathLike, classes: ClassSet, domain: str = "real") -> None:
     """Rows: the first `count` images of `domain`, once per model (mix); columns: the image, the
     model's answer, the counterfactual x', its answer, and |M| over the image."""
     rows, tiles = [], []
@@ -71,9 +73,10 @@ def counterfactual_figure(explanations: Path, mixes: list[str], model: str, clas
             verdict = "no region" if row is None else f"{row['direction']}, {'flipped' if row['flipped'] else 'not flipped'}"
             rows.append(f"img {k + 1}: {mix}\n({verdict})")
             overlay = read_image(folder / "overlays" / f"{meta['ids'][i]}_{class_name}.png")
-            tiles.append([image, _labels(before), moved, _labels(after), overlay])
+            tiles.append([image, label_colours(before, classes.palette), moved, label_colours(after, classes.palette),
+                          overlay])
     figures.attribution_grid(rows, ["image", "answer", "counterfactual x'", "answer on x'", "|M|"], tiles, path,
-                             f"Counterfactuals for the {class_name} (answers: {', '.join(CLASSES)} = grey, blue, yellow)")
+                             f"Counterfactuals for the {class_name} (answers in the class colours of params' `classes`)")
 
 
 def collect(ctx: Context, metrics: dict) -> None:
@@ -86,6 +89,6 @@ def sections(ctx: Context, metrics: dict) -> list[Section]:
         return []
     cfg = ctx.params["diagnose"]
     counterfactual_figure(Path(ctx.explanations), [cfg["source_mix"], cfg["target_mix"]], ctx.primary,
-                          cfg["target_class"], ctx.cfg["attribution_images"], ctx.out / "counterfactuals.png")
+                          cfg["target_class"], ctx.cfg["attribution_images"], ctx.out / "counterfactuals.png", ctx.classes)
     return [Section("What would have to change? Counterfactual maps", counterfactual_text(diagnosis, cfg["target_class"]),
                     table(*counterfactual_rows(diagnosis)), ("counterfactuals.png",))]

@@ -27,8 +27,8 @@ def collect(ctx: Context, metrics: dict) -> None:
 
 def attribution_tiles(ctx: Context, mixes: list[str], methods: list[str], domain: str = "real"
                       ) -> tuple[list[str], list[list[np.ndarray]]]:
-    """Seam-target overlays of the first images of `domain`: a row per image and model (train mix), a
-    column per method, so each image's models stack above each other."""
+    """Overlays of the focus class's target on the first images of `domain`: a row per image and model
+    (train mix), a column per method, so each image's models stack above each other."""
     rows, tiles = [], []
     for k in range(ctx.cfg["attribution_images"]):
         for mix in mixes:
@@ -36,7 +36,7 @@ def attribution_tiles(ctx: Context, mixes: list[str], methods: list[str], domain
             for method in methods:
                 folder = Path(ctx.explanations) / mix / ctx.primary / method
                 meta = read_json(folder / "meta.json")
-                t = meta["classes"].index("seam") if "seam" in meta["classes"] else 0
+                t = meta["classes"].index(ctx.focus) if ctx.focus in meta["classes"] else 0
                 picks = [i for i, d in enumerate(meta["domains"]) if d == domain]
                 if k >= len(picks):
                     return rows, tiles
@@ -50,15 +50,16 @@ def attribution_tiles(ctx: Context, mixes: list[str], methods: list[str], domain
 def sections(ctx: Context, metrics: dict) -> list[Section]:
     base = [m for m in ctx.mixes if m not in ctx.policy_mixes and m not in ctx.cfg.get("unexplained_mixes", [])]
     rows, tiles = attribution_tiles(ctx, base, ctx.cfg["methods"])
+    focus = ctx.focus
     figures.attribution_grid(rows, ctx.cfg["methods"], tiles, ctx.out / "attribution_grid.png",
-                             f"Seam attributions of {ctx.primary} on real test images (white: true seam)")
+                             f"{focus} attributions of {ctx.primary} on real test images (white: true {focus})")
     header = ["train mix", "method", "Avg Drop %", "Incr. Conf. %", "Avg Retention %", "Drop of Others %",
-              "deletion AUC", "insertion AUC", "pointing game %", "seam area %", "sanity Spearman"]
-    rows = [[mix, m, *[v["faithfulness"].get("seam", {}).get(k) for k in FAITHFULNESS],
-             v["localisation"].get("seam", {}).get("energy_pointing_game"),
-             v["localisation"].get("seam", {}).get("seam_area"), v.get("sanity_spearman")]
+              "deletion AUC", "insertion AUC", "pointing game %", f"{focus} area %", "sanity Spearman"]
+    rows = [[mix, m, *[v["faithfulness"].get(focus, {}).get(k) for k in FAITHFULNESS],
+             v["localisation"].get(focus, {}).get("energy_pointing_game"),
+             v["localisation"].get(focus, {}).get("own_area"), v.get("sanity_spearman")]
             for mix, row in metrics["explanations"].items() for m, v in row.items()]
-    text = ("Seam-class attributions (Seg-Grad-CAM target: seam logits summed over the target region), their "
-            "faithfulness scores on the seam target, and the rank correlation with the maps of a randomised model "
-            "(sanity: near 0 is good).")
+    text = (f"Attributions of the {focus} class (Seg-Grad-CAM target: its logits summed over the target region), "
+            f"their faithfulness scores on that target, and the rank correlation with the maps of a randomised "
+            "model (sanity: near 0 is good).")
     return [Section("What does each model look at?", text, table(header, rows), ("attribution_grid.png",))]

@@ -6,21 +6,22 @@ import os
 from pathlib import Path
 
 from realitygap.chapters.base import Context, Section, table
-from realitygap.chapters.counterfactual import PALETTE
+from realitygap.chapters.counterfactual import label_colours
 from realitygap.figures import plt, save_figure
 from realitygap.io import read_json
 
 
-def strips(walks: list[dict], mixes: list[str], class_name: str, path: str | os.PathLike) -> None:
+def strips(walks: list[dict], mixes: list[str], class_name: str, palette: tuple, path: str | os.PathLike) -> None:
     """Per walk: the decoded frames (P(target) above each) and each model's answer below them; the
-    domain classifier's frontier is framed in red, the source model's breakdown in orange."""
+    domain classifier's frontier is framed in red, the source model's breakdown in orange; answers in the class
+    colours `palette`."""
     steps = len(walks[0]["t"])
     rows = 1 + len(mixes)
     fig, axes = plt.subplots(rows * len(walks), steps, figsize=(1.3 * steps, 1.55 * rows * len(walks)), squeeze=False,
                              gridspec_kw={"hspace": 0.6})
     for w, walk in enumerate(walks):
         for j in range(steps):
-            tiles = [walk["frames"][j]] + [PALETTE[walk["predictions"][m][j]] for m in mixes]
+            tiles = [walk["frames"][j]] + [label_colours(walk["predictions"][m][j], palette) for m in mixes]
             for r, tile in enumerate(tiles):
                 ax = axes[w * rows + r][j]
                 ax.imshow(tile)

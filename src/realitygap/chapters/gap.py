@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from realitygap import CLASSES, figures
+from realitygap import figures
 from realitygap.chapters.base import Context, Section, table
 
 SCORES = ("mIoU", "aAcc", "mDice", "IoU", "worst_class_IoU")
@@ -31,8 +31,9 @@ def sections(ctx: Context, metrics: dict) -> list[Section]:
     matrix = metrics["semantic"]["matrix"]
     figures.gap_heatmap(matrix, "mIoU", ctx.out / "gap_matrix.png")
     domains = sorted({d for row in matrix.values() for d in row})
-    rows = [[mix, *[row[d]["mIoU"] for d in domains], *[row["real"]["IoU"][c] for c in CLASSES],
+    classes = ctx.classes.names
+    rows = [[mix, *[row[d]["mIoU"] for d in domains], *[row["real"]["IoU"][c] for c in classes],
              row["real"].get("worst_class_IoU")] for mix, row in matrix.items()]
-    header = ["train mix", *[f"{d} mIoU" for d in domains], *[f"real IoU {c}" for c in CLASSES],
+    header = ["train mix", *[f"{d} mIoU" for d in domains], *[f"real IoU {c}" for c in classes],
               "real worst-class IoU"]
     return [Section("How big is the gap?", headline(metrics), table(header, rows), ("gap_matrix.png",))]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from realitygap import CLASSES
 from realitygap.chapters.base import Context, Section, table
 from realitygap.io import read_json
 
@@ -28,10 +27,10 @@ def run_metrics(steps: dict, study: dict, mixes: list[str]) -> dict:
             "mixes": {mix: study[mix] for mix in mixes if mix in study}}
 
 
-def step_rows(metrics: dict) -> tuple[list[str], list[list]]:
+def step_rows(metrics: dict, classes: tuple[str, ...]) -> tuple[list[str], list[list]]:
     """The per-step table: mIoU and per-class IoU against the held-out truth, and the labelled share."""
-    header = ["step", "mIoU vs truth", *[f"IoU {c}" for c in CLASSES], "pixels labelled %"]
-    rows = [[name, s["mIoU_vs_truth"], *[s.get("IoU", {}).get(c) for c in CLASSES], s["coverage"]]
+    header = ["step", "mIoU vs truth", *[f"IoU {c}" for c in classes], "pixels labelled %"]
+    rows = [[name, s["mIoU_vs_truth"], *[s.get("IoU", {}).get(c) for c in classes], s["coverage"]]
             for name, s in metrics.get("pseudolabel", {}).items()]
     return header, rows
 
@@ -78,4 +77,4 @@ def sections(ctx: Context, metrics: dict) -> list[Section]:
     if not ctx.pseudolabel_dir:
         return []
     return [Section("Closing the gap without real pixel labels: CAM pseudo-labels", pseudolabel_text(metrics),
-                    table(*step_rows(metrics)), (Path(ctx.pseudolabel_dir) / "examples.png",))]
+                    table(*step_rows(metrics, ctx.classes.names)), (Path(ctx.pseudolabel_dir) / "examples.png",))]

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realitygap import CLASSES
+from realitygap.classes import ClassSet, common_classes
 from realitygap.augment.baseline import ImageTransformBaseline
 from realitygap.coco import annotation_mask, mask_annotation
 from realitygap.counterfactual.training import generator_options
@@ -85,7 +85,8 @@ def _entry(sample: dict, row: dict, image: np.ndarray, mask: np.ndarray, annotat
     return {"id": vid, "scene": Path(sample["path"]).stem, "image": image, "mask": mask, "annotations": annotations}
 
 
-def baseline_entries(samples: list[dict], plan: list[dict], cfg: dict, seed: int) -> tuple[list[dict], dict]:
+def baseline_entries(samples: list[dict], plan: list[dict], cfg: dict, seed: int,
+                     classes: ClassSet) -> tuple[list[dict], dict]:
     """Each planned image once more, with the 16-factor transformation (masks and boxes follow); labels unchanged."""
     policy = ImageTransformBaseline({k: v for k, v in cfg.items() if k in ImageTransformBaseline.options})
     entries = []
@@ -95,7 +96,7 @@ def baseline_entries(samples: list[dict], plan: list[dict], cfg: dict, seed: int
         masks = [annotation_mask(a, s["height"], s["width"]).astype(np.uint8) for a in s["annotations"]]
         policy.transform.set_random_seed(derive_seed(seed, "instance_baseline", Path(s["path"]).stem, row["target"],
                                                      row["copy"]))
-        out = policy.transform(image=image, mask=read_mask(s["mask"], image.shape[:2], len(CLASSES)), masks=masks)
+        out = policy.transform(image=image, mask=read_mask(s["mask"], image.shape[:2], len(classes)), masks=masks)
         annotations = [{"category": a["category"], **mask_annotation(m > 0)}
                        for a, m in zip(s["annotations"], out["masks"]) if (m > 0).any()]
         entries.append(_entry(s, row, out["image"], out["mask"], annotations))
@@ -103,7 +104,7 @@ def baseline_entries(samples: list[dict], plan: list[dict], cfg: dict, seed: int
 
 
 def counterfactual_entries(samples: list[dict], plan: list[dict], cfg: dict, categories: list[str], seed: int,
-                           source_model: dict, references: list[Path]) -> tuple[list[dict], dict]:
+                           source_model: dict, references: list[Path], classes: ClassSet) -> tuple[list[dict], dict]:
     """Each planned image with a counterfactual map toward its target category on the donor object."""
     from realitygap.counterfactual.instances import frozen_detector, instance_task, judge_instances
     from realitygap.counterfactual.training import fit, scaled_copy
@@ -136,7 +137,7 @@ def counterfactual_entries(samples: list[dict], plan: list[dict], cfg: dict, cat
         annotations = [{"category": row["target"] if j == row["annotation"] else a["category"],
                         **{key: a[key] for key in ("segmentation", "area", "bbox", "iscrowd")}}
                        for j, a in enumerate(s["annotations"])]
-        entries.append(_entry(s, row, image, read_mask(s["mask"], image.shape[:2], len(CLASSES)), annotations))
+        entries.append(_entry(s, row, image, read_mask(s["mask"], image.shape[:2], len(classes)), annotations))
     summary = {"counterfactuals": len(pairs), "flip_rate": round(float(verdict["flipped"].float().mean()), 4),
                "p_target_before": round(float(verdict["p_before"].mean()), 4),
                "p_target_after": round(float(verdict["p_after"].mean()), 4),
@@ -145,7 +146,8 @@ def counterfactual_entries(samples: list[dict], plan: list[dict], cfg: dict, cat
 
 
 def write_instance_dataset(out: Path, entries: list[dict], manifest: dict) -> None:
-    """Images, semantic masks, COCO `instances.json` and `manifest.json` of `entries`, atomically."""
+    """Images, semantic masks, COCO `instances.json` and `manifest.json` (`manifest` and the samples) of
+    `entries`, atomically."""
     with atomic_dir(out) as tmp:
         rows = []
         for e in entries:
@@ -154,8 +156,7 @@ def write_instance_dataset(out: Path, entries: list[dict], manifest: dict) -> No
             rows.append({"id": e["id"], "scene": e["scene"], "image": f"images/{e['id']}.png",
                          "mask": f"masks/{e['id']}.png", "height": e["image"].shape[0], "width": e["image"].shape[1]})
         write_json(tmp / "instances.json", coco_document(rows, [e["annotations"] for e in entries]))
-        write_json(tmp / "manifest.json", manifest | {"classes": list(CLASSES),
-                                                       "samples": [{k: r[k] for k in ("id", "scene", "image", "mask")}
+        write_json(tmp / "manifest.json", manifest | {"samples": [{k: r[k] for k in ("id", "scene", "image", "mask")}
                                                                    for r in rows]})
 
 
@@ -168,20 +169,22 @@ def run_augment_instances(policy: str, cfg: dict, sources: list[dict], categorie
         raise ValueError(f"instances augment: unknown policy type {kind!r} (known: {INSTANCE_POLICIES})")
     cfg = {k: v for k, v in cfg.items() if k != "type"}
     samples = instance_samples(sources, seed)
+    classes = common_classes([src["dataset"] for src in sources])
     plan = augmentation_plan(samples, categories, min_count, seed, relabel=kind == "counterfactual")
     if kind == "baseline":
-        entries, summary = baseline_entries(samples, plan, cfg, seed)
+        entries, summary = baseline_entries(samples, plan, cfg, seed, classes)
     else:
         if source_model is None or not references:
             raise ValueError("instances augment: policy 'counterfactual' needs the source model and reference images "
                              "(--source-model, --references)")
         from realitygap.data import source_samples
         refs = [s.image for s in source_samples(references, seed)]
-        entries, summary = counterfactual_entries(samples, plan, cfg, categories, seed, source_model, refs)
+        entries, summary = counterfactual_entries(samples, plan, cfg, categories, seed, source_model, refs, classes)
     before = image_counts(samples, categories)
     after = image_counts(samples + entries, categories)
     summary |= {"images": len(entries), "image_counts_before": before, "image_counts_after": after,
                 "unreached": [c for c in categories if after[c] < min_count]}
     write_instance_dataset(Path(out), entries, {"domain": f"augmented/instances/{policy}", "policy": policy,
-                                                "params": cfg, "min_count": min_count, "summary": summary})
+                                                "params": cfg, "min_count": min_count, "summary": summary,
+                                                "classes": classes.to_json()})
     return summary

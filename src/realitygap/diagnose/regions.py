@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 import torch
 
-from realitygap import CLASSES
 from realitygap.explain.base import Target
 from realitygap.explain.scores import confidences
 
@@ -27,10 +26,10 @@ def ablate(images: np.ndarray, region: np.ndarray, radius: int = 3) -> np.ndarra
 
 
 @torch.no_grad()
-def class_confidence(net: torch.nn.Module, images: np.ndarray, truth: np.ndarray, class_name: str) -> np.ndarray:
-    """Mean softmax probability of the class over its true pixels, per image (N,); NaN where absent."""
+def class_confidence(net: torch.nn.Module, images: np.ndarray, truth: np.ndarray, class_index: int) -> np.ndarray:
+    """Mean softmax probability of the class `class_index` over its true pixels, per image (N,); NaN where absent."""
     device = next(net.parameters()).device
-    region = torch.from_numpy(truth == CLASSES.index(class_name)).to(device)
-    target = Target(CLASSES.index(class_name), region)
+    region = torch.from_numpy(truth == class_index).to(device)
+    target = Target(class_index, region)
     conf = confidences(net, torch.from_numpy(images).to(device).float(), [target])[:, 0].cpu().numpy()
     return np.where(region.flatten(1).any(1).cpu().numpy(), conf, np.nan)

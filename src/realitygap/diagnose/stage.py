@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realitygap import CLASSES
+from realitygap.classes import common_classes
 from realitygap.data import load_samples
 from realitygap.diagnose.cka import layer_features, linear_cka
 from realitygap.cues import cue_regions, region_factors
@@ -88,17 +88,17 @@ def counterfactual_evidence(folders: tuple[str, str], class_name: str) -> dict:
     return out
 
 
-def ablation_evidence(source, target, images: np.ndarray, truth: np.ndarray, regions: dict, class_name: str,
+def ablation_evidence(source, target, images: np.ndarray, truth: np.ndarray, regions: dict, class_index: int,
                       domains: np.ndarray, radius: int) -> dict:
     """Per region and domain: relative confidence drop (%) of each model when the region is inpainted."""
     out = {}
-    base = {"source": class_confidence(source, images, truth, class_name),
-            "target": class_confidence(target, images, truth, class_name)}
+    base = {"source": class_confidence(source, images, truth, class_index),
+            "target": class_confidence(target, images, truth, class_index)}
     for name, region in regions.items():
         ablated = ablate(images, region, radius)
         out[name] = {}
         for role, net in (("source", source), ("target", target)):
-            after = class_confidence(net, ablated, truth, class_name)
+            after = class_confidence(net, ablated, truth, class_index)
             drop = 100 * (base[role] - after) / np.maximum(base[role], 1e-6)
             out[name][role] = {d: _mean(drop[(domains == d) & region.any(axis=(1, 2))]) for d in sorted(set(domains))}
     return out
@@ -142,19 +142,19 @@ def run_diagnose(source_weights: str, target_weights: str, model: dict, size: in
     """Write `diagnosis.json`. `explanations`: method -> (source model's, target model's) explain
     folders; `datasets`: domain -> dataset folder; `domains_of`: {"source": domain, "target": domain}."""
     class_name = cfg["target_class"]
-    if class_name not in CLASSES:
-        raise ValueError(f"diagnose: unknown target class {class_name!r} (known: {CLASSES})")
+    classes = common_classes(list(datasets.values()))
+    class_index = classes.index(class_name, "diagnose/target_class")
     first = next(iter(explanations.values()))[0]
     meta = read_json(Path(first) / "meta.json")
     by_id = {s.id: s for d in datasets.values() for s in load_samples(d)}
     samples = [by_id[i] for i in meta["ids"]]
-    images, truth = load_batch(samples, len(CLASSES))
+    images, truth = load_batch(samples, len(classes))
     domains = np.array(meta["domains"])
-    regions = cue_regions(samples, truth)
+    regions = cue_regions(samples, truth, classes)
     source = load_model(source_weights, model, size, device)
     target = load_model(target_weights, model, size, device)
     attribution = attribution_evidence(explanations, class_name, regions, domains)
-    ablation = ablation_evidence(source, target, images, truth, regions, class_name, domains, cfg["inpaint_radius"])
+    ablation = ablation_evidence(source, target, images, truth, regions, class_index, domains, cfg["inpaint_radius"])
     manifests = {role: read_json(Path(datasets[d]) / "manifest.json") for role, d in domains_of.items()}
     factors = differing_factors(manifests["source"], manifests["target"])
     ranked = rank_causes(attribution, ablation, list(regions), factors)

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from realitygap.classes import common_classes
 from realitygap.data import load_samples, source_samples
 from realitygap.experiments.groups import group_scores, image_groups, sample_meta
 from realitygap.io import write_json
@@ -21,17 +22,18 @@ def run_evaluate(weights: str, model: dict, size: int, sources: list[dict], test
     """Write `out` (JSON): `train` scores on the mix's training samples (`sources`, drawn with `seed` as
     `train` drew them), `test` scores per domain of `test` ({domain: [dataset, split file]}) and the group
     scores of all test images together."""
+    classes = common_classes([src["dataset"] for src in sources] + [dataset for dataset, _ in test.values()])
     net = load_model(weights, model, size, device)
     pred, truth = predict_samples(net, source_samples(sources, seed), desc="train images")
-    result = {"train": segmentation_scores(pred, truth), "test": {}}
+    result = {"train": segmentation_scores(pred, truth, classes.names, classes.ignore_index), "test": {}}
     preds, truths, memberships = [], [], []
     for domain, (dataset, split) in test.items():
         samples = load_samples(dataset, split, "test")
         pred, truth = predict_samples(net, samples, desc=f"{domain} test images")
-        result["test"][domain] = segmentation_scores(pred, truth)
+        result["test"][domain] = segmentation_scores(pred, truth, classes.names, classes.ignore_index)
         preds.append(pred)
         truths.append(truth)
         memberships += [image_groups(domain, sample_meta(s), groups) for s in samples]
-    result |= group_scores(np.concatenate(preds), np.concatenate(truths), memberships, min_group_images)
+    result |= group_scores(np.concatenate(preds), np.concatenate(truths), memberships, classes, min_group_images)
     write_json(out, result)
     return result

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realitygap import CLASSES
+from realitygap.classes import ClassSet
 from realitygap.data import Sample
 from realitygap.io import read_json
 from realitygap.segmentation_metrics import confusion_matrix, scores_from_confusion
@@ -45,16 +45,17 @@ def image_groups(domain: str, meta: dict | None, attributes: list[str]) -> list[
     return groups
 
 
-def group_scores(preds: np.ndarray, truths: np.ndarray, groups: list[list[str]], min_images: int = 1) -> dict:
+def group_scores(preds: np.ndarray, truths: np.ndarray, groups: list[list[str]], classes: ClassSet,
+                 min_images: int = 1) -> dict:
     """Per group: mIoU and image count; and the worst group among those with `min_images` images or more."""
-    confusion: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((len(CLASSES),) * 2, np.int64))
+    confusion: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((len(classes),) * 2, np.int64))
     counts: dict[str, int] = defaultdict(int)
     for pred, truth, names in zip(preds, truths, groups):
-        cm = confusion_matrix(pred, truth, len(CLASSES))
+        cm = confusion_matrix(pred, truth, len(classes), classes.ignore_index)
         for name in names:
             confusion[name] += cm
             counts[name] += 1
-    per_group = {name: {"mIoU": scores_from_confusion(confusion[name])["mIoU"], "images": counts[name]}
+    per_group = {name: {"mIoU": scores_from_confusion(confusion[name], classes.names)["mIoU"], "images": counts[name]}
                  for name in sorted(confusion)}
     eligible = {n: g for n, g in per_group.items() if g["images"] >= min_images}
     worst = min(eligible, key=lambda n: eligible[n]["mIoU"]) if eligible else None

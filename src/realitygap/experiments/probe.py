@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realitygap import CLASSES
 from realitygap.data import load_samples
 from realitygap.experiments.groups import sample_meta
 from realitygap.explain import explain_targets, make_explainer
@@ -26,9 +25,12 @@ from realitygap.models import load_model
 from realitygap.inference import load_batch
 from realitygap.inference import predict_samples
 from realitygap.render.domain import seam_fringe
-from realitygap.render.raster import rasterize
+from realitygap.render.raster import RENDER_CLASSES, SEAM, rasterize
 from realitygap.render.scene import Scene
 from realitygap.segmentation_metrics import segmentation_scores
+
+CUE_CLASS = RENDER_CLASSES.names[SEAM]
+"""The class the planted cue lies beside: the probe runs on the builtin renderer's data, in its classes."""
 
 
 def fringe_masks(dataset: str | os.PathLike, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -53,16 +55,16 @@ def attribution_on_cue(net: torch.nn.Module, dataset: str, method: str, explain_
     and the fringe's share of the towel area, over the first `num_images` images of `dataset` (rendered
     with every tint beside its seam)."""
     samples = sorted(load_samples(dataset), key=lambda s: s.id)[:num_images]
-    images, truth = load_batch(samples)
-    cfg = explain_cfg | {"region": "truth", "target_classes": ["seam"]}
+    images, truth = load_batch(samples, len(RENDER_CLASSES))
+    cfg = explain_cfg | {"region": "truth", "target_classes": [CUE_CLASS]}
     x = torch.from_numpy(images).to(next(net.parameters()).device)
-    targets, pred = explain_targets(net, x, truth, cfg)
+    targets, pred = explain_targets(net, x, truth, cfg, RENDER_CLASSES)
     maps = make_explainer(net, method, cfg, seed).explain(x, targets)[:, 0].cpu().numpy().astype(np.float64)
     band, towel = fringe_masks(dataset, [s.id for s in samples])
     mass = maps.sum()
     share = float((maps * band).sum() / mass) if mass > 0 else 0.0
     area = float(band.sum() / max(towel.sum(), 1))
-    return {"method": method, "images": len(samples), "predicted_seam_pixels": int((pred == CLASSES.index("seam")).sum()),
+    return {"method": method, "images": len(samples), "predicted_seam_pixels": int((pred == SEAM).sum()),
             "mass_on_cue": round(share, 4),
             "cue_area_share": round(area, 4), "enrichment": round(share / area, 3) if area else None}
 
@@ -76,10 +78,10 @@ def run_probe(weights: str, model: dict, size: int, strength: float, correlated:
     scores = {}
     for name, dataset in (("correlated", correlated), ("broken", broken)):
         pred, truth = predict_samples(net, load_samples(dataset), desc=f"{name} test images")
-        scores[name] = segmentation_scores(pred, truth)
+        scores[name] = segmentation_scores(pred, truth, RENDER_CLASSES.names)
     result = {"strength": strength, "scores": scores,
               "mIoU_drop": round(scores["correlated"]["mIoU"] - scores["broken"]["mIoU"], 2),
-              "seam_IoU_drop": round(scores["correlated"]["IoU"]["seam"] - scores["broken"]["IoU"]["seam"], 2),
+              "seam_IoU_drop": round(scores["correlated"]["IoU"][CUE_CLASS] - scores["broken"]["IoU"][CUE_CLASS], 2),
               "attribution": attribution_on_cue(net, beside, method, explain_cfg, num_images, seed)}
     write_json(Path(out), result)
     return result

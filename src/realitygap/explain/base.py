@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from realitygap import CLASSES
+from realitygap.classes import ClassSet
 from realitygap.models import forward_logits, normalise
 
 
@@ -183,12 +183,13 @@ class CAMExplainer(Explainer):
         raise NotImplementedError
 
 
-def explain_targets(net: torch.nn.Module, x: torch.Tensor, truth: np.ndarray, cfg: dict) -> tuple[list, torch.Tensor]:
-    """Targets of `cfg["target_classes"]` over the truth, the predicted mask or a pixel box of the
-    prediction (Seg-Grad-CAM's region of interest); also returns the prediction."""
+def explain_targets(net: torch.nn.Module, x: torch.Tensor, truth: np.ndarray, cfg: dict,
+                    classes: ClassSet) -> tuple[list, torch.Tensor]:
+    """Targets of `cfg["target_classes"]` (names of `classes`) over the truth, the predicted mask or a pixel
+    box of the prediction (Seg-Grad-CAM's region of interest); also returns the prediction."""
     with torch.no_grad():
         pred = forward_logits(net, x).argmax(1)
     labels = torch.from_numpy(truth).to(x.device) if cfg["region"] == "truth" else pred
     box = tuple(cfg["box"]) if cfg["region"] == "box" else None
-    classes = [CLASSES.index(c) for c in cfg["target_classes"]]
-    return build_targets(labels, classes, len(CLASSES), box), pred
+    indices = [classes.index(c, "explain/target_classes") for c in cfg["target_classes"]]
+    return build_targets(labels, indices, len(classes), box), pred

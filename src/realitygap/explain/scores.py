@@ -25,13 +25,13 @@ Targets with an empty region (Y undefined) are left out and counted.
 from __future__ import annotations
 
 import copy
+from typing import Sequence
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
 from torchvision.transforms.functional import gaussian_blur
 
-from realitygap import CLASSES
 from realitygap.explain.base import Target, target_confidence
 from realitygap.models import forward_logits
 from realitygap.progress import progress
@@ -91,8 +91,8 @@ def curve_auc(net, x: torch.Tensor, saliency: torch.Tensor, target: Target, step
 
 
 def faithfulness(net: torch.nn.Module, images: np.ndarray, maps: np.ndarray, targets: list[Target],
-                 steps: int = 16, groups: dict[str, np.ndarray] | None = None) -> dict:
-    """Per target class: Average Drop, Increase in Confidence, Average Retention, Average Drop of
+                 names: Sequence[str], steps: int = 16, groups: dict[str, np.ndarray] | None = None) -> dict:
+    """Per target class (keyed by `names[class index]`): Average Drop, Increase in Confidence, Average Retention, Average Drop of
     Others and deletion/insertion AUC. `images` uint8 (N, H, W, 3), `maps` (N, T, H, W) in [0, 1].
 
     With `groups` ({name: bool (N,)}) the perturbed forwards run once and the scores are given per
@@ -105,7 +105,7 @@ def faithfulness(net: torch.nn.Module, images: np.ndarray, maps: np.ndarray, tar
     out: dict = {g: {} for g in (groups or every)}
     for t, target in enumerate(targets):
         keep = target.region.flatten(1).any(1).cpu().numpy()
-        name = CLASSES[target.class_index]
+        name = names[target.class_index]
         if not keep.any():
             for g, sel in (groups or every).items():
                 out[g][name] = {"average_drop": None, "increase_in_confidence": None, "targets": 0,
@@ -138,20 +138,22 @@ def mass_share(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.divide(on, total, out=np.zeros_like(on, dtype=np.float64), where=total > 0)
 
 
-def localisation(maps: np.ndarray, truth: np.ndarray, class_indices: list[int]) -> dict:
-    """Per target class: seam share (and the seam's area share) and the energy-based pointing game
-    (share of the map on the target's own true region, over images where that region exists), in %."""
-    seam = truth == CLASSES.index("seam")
+def localisation(maps: np.ndarray, truth: np.ndarray, class_indices: list[int], names: Sequence[str]) -> dict:
+    """Per target class (keyed by `names`): the energy-based pointing game (share of the map on the target's
+    own true region, over images where that region exists), and the map's mean share on each class's true
+    region (`share_on`) beside that region's area share (`area_of`, the share a uniform map would get), in %."""
+    area_of = {name: round(float((truth == k).mean()) * 100, 3) for k, name in enumerate(names)}
     out = {}
     for t, c in enumerate(class_indices):
         own = truth == c
         has = own.any(axis=(1, 2))
         energy = mass_share(maps[:, t].astype(np.float64), own)[has]
-        out[CLASSES[c]] = {
-            "seam_share": round(float(mass_share(maps[:, t].astype(np.float64), seam).mean()) * 100, 3),
-            "seam_area": round(float(seam.mean()) * 100, 3),
+        out[names[c]] = {
             "energy_pointing_game": round(float(energy.mean()) * 100, 3) if has.any() else None,
-            "own_area": round(float(own.mean()) * 100, 3)}
+            "own_area": area_of[names[c]],
+            "share_on": {name: round(float(mass_share(maps[:, t].astype(np.float64), truth == k).mean()) * 100, 3)
+                         for k, name in enumerate(names)},
+            "area_of": area_of}
     return out
 
 

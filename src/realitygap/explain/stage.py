@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realitygap import CLASSES
+from realitygap.classes import common_classes
 from realitygap.cues import cue_regions
 from realitygap.data import load_samples
 from realitygap.explain import explain_targets, make_explainer
@@ -49,13 +49,14 @@ def run_explain(weights: str, model: dict, size: int, method: str, cfg: dict,
     net = load_model(weights, model, size, device)
     explainer = make_explainer(net, method, cfg, seed)
     chosen = explained_samples(datasets, cfg["num_images"])
-    images, truth = load_batch([s for _, s in chosen], len(CLASSES))
+    classes = common_classes([dataset for dataset, _ in datasets.values()])
+    images, truth = load_batch([s for _, s in chosen], len(classes))
     x = torch.from_numpy(images).to(next(net.parameters()).device)
-    targets, pred = explain_targets(net, x, truth, cfg)
+    targets, pred = explain_targets(net, x, truth, cfg, classes)
     started = time.perf_counter()
     maps = explainer.explain(x, targets).cpu().numpy().astype(np.float32)
     elapsed = time.perf_counter() - started
-    explainer.describe(maps, cue_regions([s for _, s in chosen], truth))
+    explainer.describe(maps, cue_regions([s for _, s in chosen], truth, classes))
     out = Path(out)
     with atomic_dir(out) as tmp:
         save_npz(tmp / "maps.npz", maps=maps.astype(np.float16), ids=np.array([s.id for _, s in chosen]),
@@ -63,7 +64,7 @@ def run_explain(weights: str, model: dict, size: int, method: str, cfg: dict,
         write_json(tmp / "meta.json", {
             "method": method, "options": explainer.opts, "target_layer": cfg["target_layer"],
             "region": cfg["region"], "box": cfg.get("box"), "seed": seed,
-            "classes": [CLASSES[t.class_index] for t in targets], "ids": [s.id for _, s in chosen],
+            "classes": [classes.names[t.class_index] for t in targets], "class_set": classes.to_json(), "ids": [s.id for _, s in chosen],
             "domains": [d for d, _ in chosen], "shape": list(maps.shape),
             "empty_regions": int(sum(int(not t.region[i].any()) for t in targets for i in range(len(chosen)))),
             "seconds": round(elapsed, 3), "maps_per_second": round(maps.shape[0] * maps.shape[1] / elapsed, 2),
@@ -71,6 +72,6 @@ def run_explain(weights: str, model: dict, size: int, method: str, cfg: dict,
         })
         for i, (domain, sample) in enumerate(chosen):
             for j, t in enumerate(targets):
-                write_png(tmp / "overlays" / f"{sample.id}_{CLASSES[t.class_index]}.png",
+                write_png(tmp / "overlays" / f"{sample.id}_{classes.names[t.class_index]}.png",
                           overlay(images[i], maps[i, j], truth[i] == t.class_index))
     return {"images": len(chosen), "targets": len(targets), "seconds": elapsed}

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from realitygap.classes import common_classes
 from realitygap.data import load_samples
 from realitygap.chapters import frontier as report
 from realitygap.frontier.train import train_domain_classifier, train_vae, train_wgan_gp
@@ -65,6 +66,8 @@ def run_frontier(datasets: dict[str, list[str]], weights: dict[str, str], model:
     """`datasets`: {"source"|"target": [dataset, split file]}; `weights`: {mix: model.pth} of the
     `source_mix`- and `target_mix`-trained segmentation models. Writes frontier.json, arrays, figures, nets."""
     dev = resolve_device(device)
+    classes = common_classes([datasets["source"][0], datasets["target"][0]])
+    class_index = classes.index(cfg["class"], "frontier/class")
     s = cfg["size"]
     train = {role: load_images(*datasets[role], "train", s)[1].to(dev) for role in ("source", "target")}
     test = {role: load_images(*datasets[role], "test", s) for role in ("source", "target")}
@@ -83,7 +86,7 @@ def run_frontier(datasets: dict[str, list[str]], weights: dict[str, str], model:
     walks = []
     for k in range(min(cfg["pairs"], len(test["source"][0]), len(test["target"][0]))):
         w = walk(vae, classifier, models, test["source"][1][k].to(dev), test["target"][1][k].to(dev), cfg["steps"],
-                 size, cfg["class"])
+                 size, class_index)
         w |= {"source_id": test["source"][0][k], "target_id": test["target"][0][k],
               "breakdown": breakdown_step(w["share"][source_mix], w["share_on_ends"][source_mix][0])}
         walks.append(w)
@@ -100,6 +103,6 @@ def run_frontier(datasets: dict[str, list[str]], weights: dict[str, str], model:
                  **{f"pred_{mix}": np.stack([w["predictions"][mix] for w in walks]) for mix in models})
         for name, net in (("vae", vae), ("classifier", classifier), ("generator", generator)):
             save_weights(net, tmp / f"{name}.pth")
-        report.strips(walks, list(models), cfg["class"], tmp / "strips.png")
+        report.strips(walks, list(models), cfg["class"], classes.palette, tmp / "strips.png")
         report.gan_epochs(epochs, datasets_name(datasets, cfg["gan"]["towards"]), tmp / "gan_epochs.png")
     return result

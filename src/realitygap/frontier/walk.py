@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from realitygap import CLASSES
 from realitygap.frontier.nets import VAE, DomainClassifier
 from realitygap.frontier.train import to_uint8
 from realitygap.models import forward_logits
@@ -41,16 +40,17 @@ def predict(net: torch.nn.Module, pixels: torch.Tensor) -> np.ndarray:
     return forward_logits(net, pixels.to(next(net.parameters()).device)).argmax(1).cpu().numpy().astype(np.uint8)
 
 
-def class_share(pred: np.ndarray, class_name: str) -> list[float]:
-    """Per label map, the share of pixels of the class."""
-    return [round(float(v), 5) for v in (pred == CLASSES.index(class_name)).mean((1, 2))]
+def class_share(pred: np.ndarray, class_index: int) -> list[float]:
+    """Per label map, the share of pixels of the class with label `class_index`."""
+    return [round(float(v), 5) for v in (pred == class_index).mean((1, 2))]
 
 
 @torch.no_grad()
 def walk(vae: VAE, classifier: DomainClassifier, models: dict[str, torch.nn.Module], source: torch.Tensor,
-         target: torch.Tensor, steps: int, size: int, class_name: str = "seam") -> dict:
+         target: torch.Tensor, steps: int, size: int, class_index: int) -> dict:
     """Walk from image `source` to image `target` (each (3, S, S) in [-1, 1]); the segmentation
-    `models` (name -> mmseg model) see the decoded frames resized to `size` pixels."""
+    `models` (name -> mmseg model) see the decoded frames resized to `size` pixels, and the share of the
+    class `class_index` in their predictions is followed."""
     codes = vae.encode(torch.stack([source, target]))[0]
     t = torch.linspace(0, 1, steps, device=codes.device)[:, None]
     frames = vae.decoder((1 - t) * codes[0] + t * codes[1])
@@ -60,7 +60,7 @@ def walk(vae: VAE, classifier: DomainClassifier, models: dict[str, torch.nn.Modu
            "frames": to_uint8(frames), "predictions": {}, "share": {}, "share_on_ends": {}}
     for name, net in models.items():
         out["predictions"][name] = predict(net, pixels)
-        out["share"][name] = class_share(out["predictions"][name], class_name)
-        out["share_on_ends"][name] = class_share(predict(net, ends), class_name)
+        out["share"][name] = class_share(out["predictions"][name], class_index)
+        out["share_on_ends"][name] = class_share(predict(net, ends), class_index)
     out["frontier"] = first_step(out["p_target"], lambda v: v >= 0.5)
     return out

@@ -18,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--coco", help="coco: instance annotation JSON")
     p.add_argument("--class-map", type=json_arg, default={},
                    help='JSON: masks: {"mask value": class}; coco: {"category name": class}')
+    p.add_argument("--classes", type=json_arg, required=True,
+                   help="JSON {names, palette, ignore_index}: the task's class set (params' `classes`)")
     p.add_argument("--tags", help="image-level tags (CSV: image + a 0/1 column per class; JSON: image -> "
                                   "[classes]), checked and kept as the dataset's tags.json")
     p.add_argument("--out", required=True, help="output dataset folder")
@@ -25,11 +27,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(a: argparse.Namespace) -> None:
     from realitygap import ingest
+    from realitygap.classes import ClassSet
+    classes = ClassSet.from_json(a.classes)
     if {"masks": a.masks, "coco": a.coco}.get(a.format, True) is None:
         raise InputError(f"ingest --format {a.format} needs --{a.format}")
     if a.format == "masks":
-        ingest.ingest_mask_folders(a.images, a.masks, a.class_map, a.domain, a.out, a.tags)
+        ingest.ingest_mask_folders(a.images, a.masks, a.class_map, classes, a.domain, a.out, a.tags)
     elif a.format == "coco":
-        ingest.ingest_coco(a.coco, a.images, a.class_map, a.domain, a.out, a.tags)
+        ingest.ingest_coco(a.coco, a.images, a.class_map, classes, a.domain, a.out, a.tags)
     else:
-        ingest.ingest_unlabeled(a.images, a.domain, a.out, a.tags)
+        ingest.ingest_unlabeled(a.images, classes, a.domain, a.out, a.tags)

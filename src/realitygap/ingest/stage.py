@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from realitygap import CLASSES
+from realitygap.classes import ClassSet
 from realitygap.coco import annotation_mask
 from realitygap.io import InputError, atomic_dir, read_image, read_json, read_mask, write_json, write_png
 from realitygap.tags import read_tags
@@ -37,18 +37,11 @@ def _images_in(folder: Path) -> list[Path]:
     return images
 
 
-def _class_index(name: str, source: str) -> int:
-    """Index of a semantic class named in a class map; an unknown name raises InputError."""
-    if name not in CLASSES:
-        raise InputError(f"{source}: class map names unknown class {name!r} (known: {list(CLASSES)})")
-    return CLASSES.index(name)
-
-
-def _value_map(class_map: dict, source: str) -> np.ndarray:
+def _value_map(class_map: dict, classes: ClassSet, source: str) -> np.ndarray:
     """A 256-entry lookup from mask values to class indices (-1 = not in the class map)."""
     lut = np.full(256, -1, np.int16)
     for value, name in class_map.items():
-        index = _class_index(name, source)
+        index = classes.index(name, f"{source} (value {value})")
         if not str(value).isdigit() or not 0 <= int(value) <= 255:
             raise InputError(f"{source}: class map key {value!r} must be a mask value 0..255")
         lut[int(value)] = index
@@ -56,10 +49,10 @@ def _value_map(class_map: dict, source: str) -> np.ndarray:
 
 
 def _write_dataset(out: Path, domain: str, samples: list[tuple[str, np.ndarray, np.ndarray | None]],
-                   extra: dict | None = None, tags: str | os.PathLike | None = None) -> dict:
+                   classes: ClassSet, extra: dict | None = None, tags: str | os.PathLike | None = None) -> dict:
     extra = dict(extra or {})
     if tags is not None:       # image-level tags, checked against the images (pseudolabel's input)
-        extra["tags.json"] = read_tags(tags, [sid for sid, _, _ in samples])
+        extra["tags.json"] = read_tags(tags, [sid for sid, _, _ in samples], classes)
     entries = []
     with atomic_dir(out) as tmp:
         for sid, image, mask in samples:
@@ -69,18 +62,18 @@ def _write_dataset(out: Path, domain: str, samples: list[tuple[str, np.ndarray, 
                 write_png(tmp / "masks" / f"{sid}.png", mask)
                 entry["mask"] = f"masks/{sid}.png"
             entries.append(entry)
-        manifest = {"domain": domain, "classes": list(CLASSES), "source": "ingest", "samples": entries}
+        manifest = {"domain": domain, "classes": classes.to_json(), "source": "ingest", "samples": entries}
         for name, data in extra.items():
             write_json(tmp / name, data)
         write_json(tmp / "manifest.json", manifest)
     return manifest
 
 
-def ingest_mask_folders(images: str | os.PathLike, masks: str | os.PathLike, class_map: dict, domain: str,
-                        out: str | os.PathLike, tags: str | os.PathLike | None = None) -> dict:
-    """Import `images/<stem>.*` with `masks/<stem>.png`; mask values are mapped by `class_map`."""
+def ingest_mask_folders(images: str | os.PathLike, masks: str | os.PathLike, class_map: dict, classes: ClassSet,
+                        domain: str, out: str | os.PathLike, tags: str | os.PathLike | None = None) -> dict:
+    """Import `images/<stem>.*` with `masks/<stem>.png`; mask values are mapped by `class_map` onto `classes`."""
     images, masks = Path(images), Path(masks)
-    lut = _value_map(class_map, "class map")
+    lut = _value_map(class_map, classes, "class map")
     samples = []
     for path in _images_in(images):
         image = read_image(path)
@@ -92,15 +85,16 @@ def ingest_mask_folders(images: str | os.PathLike, masks: str | os.PathLike, cla
             raise InputError(f"{mask_path}: mask values {bad} are not in the class map {sorted(class_map)}")
         samples.append((path.stem, image, labels.astype(np.uint8)))
     _check_unique([s[0] for s in samples], images)
-    return _write_dataset(Path(out), domain, samples, tags=tags)
+    return _write_dataset(Path(out), domain, samples, classes, tags=tags)
 
 
-def ingest_unlabeled(images: str | os.PathLike, domain: str, out: str | os.PathLike,
+def ingest_unlabeled(images: str | os.PathLike, classes: ClassSet, domain: str, out: str | os.PathLike,
                      tags: str | os.PathLike | None = None) -> dict:
-    """Import images without masks (for style transfer towards them, or with `tags` for pseudo-labels)."""
+    """Import images without masks (for style transfer towards them, or with `tags` of `classes` for
+    pseudo-labels)."""
     paths = _images_in(Path(images))
     _check_unique([p.stem for p in paths], Path(images))
-    return _write_dataset(Path(out), domain, [(p.stem, read_image(p), None) for p in paths], tags=tags)
+    return _write_dataset(Path(out), domain, [(p.stem, read_image(p), None) for p in paths], classes, tags=tags)
 
 
 def _check_unique(ids: list, source: Path | str, what: str = "image id") -> None:
@@ -140,10 +134,10 @@ def _check_annotation(ann: dict, image: dict, categories: set, source: Path) -> 
         raise InputError(f"{where}: segmentation must be polygons or RLE")
 
 
-def ingest_coco(coco_json: str | os.PathLike, images: str | os.PathLike, class_map: dict, domain: str,
-                out: str | os.PathLike, tags: str | os.PathLike | None = None) -> dict:
-    """Import a COCO instance data set. `class_map` maps category names to semantic classes; masks
-    are painted in class order (seam over towel), unmapped categories are refused."""
+def ingest_coco(coco_json: str | os.PathLike, images: str | os.PathLike, class_map: dict, classes: ClassSet,
+                domain: str, out: str | os.PathLike, tags: str | os.PathLike | None = None) -> dict:
+    """Import a COCO instance data set. `class_map` maps category names to classes of `classes`; masks are
+    painted in label order (a later class over an earlier one), unmapped categories are refused."""
     source, images = Path(coco_json), Path(images)
     coco = read_json(source)
     _check_coco_structure(coco, source)
@@ -151,7 +145,7 @@ def ingest_coco(coco_json: str | os.PathLike, images: str | os.PathLike, class_m
     unmapped = sorted(set(categories.values()) - set(class_map))
     if unmapped:
         raise InputError(f"{source}: categories {unmapped} have no entry in the class map")
-    indices = {name: _class_index(cls, "class map") for name, cls in class_map.items()}
+    indices = {name: classes.index(cls, f"class map (category {name!r})") for name, cls in class_map.items()}
     label = {cid: indices[name] for cid, name in categories.items()}
     by_image = {im["id"]: [] for im in coco["images"]}
     for ann in coco["annotations"]:
@@ -168,10 +162,10 @@ def ingest_coco(coco_json: str | os.PathLike, images: str | os.PathLike, class_m
         mask = np.zeros(image.shape[:2], np.uint8)
         for ann in by_image[im["id"]]:
             _check_annotation(ann, im, set(categories), source)
-        for ann in sorted(by_image[im["id"]], key=lambda a: label[a["category_id"]]):  # seam painted last
+        for ann in sorted(by_image[im["id"]], key=lambda a: label[a["category_id"]]):  # later classes on top
             mask[annotation_mask(ann, im["height"], im["width"])] = label[ann["category_id"]]
         samples.append((Path(im["file_name"]).stem, image, mask))
     _check_unique([s[0] for s in samples], source, "image file stem")
     stems = {im["id"]: Path(im["file_name"]).stem for im in coco["images"]}
     instances = dict(coco, images=[dict(im, file_name=f"images/{stems[im['id']]}.png") for im in coco["images"]])
-    return _write_dataset(Path(out), domain, samples, {"instances.json": instances}, tags)
+    return _write_dataset(Path(out), domain, samples, classes, {"instances.json": instances}, tags)

@@ -26,7 +26,8 @@ from torch.nn import functional as F
 
 from realitygap.io import read_mask, write_json
 from realitygap.models import load_weights, model_config, save_weights
-from realitygap.tags import TAG_CLASSES, tag_matrix, tags_of_mask
+from realitygap.classes import ClassSet
+from realitygap.tags import tag_matrix, tags_of_mask
 
 CAM_LAYER = "decode_head.features"
 """The layer whose activations weight the classifier's CAMs: the backbone's full-resolution map."""
@@ -66,7 +67,9 @@ class TagCrop(BaseTransform):
     `candidates` random crops, one is kept whose tag set is drawn uniformly from the sets they show, so
     rarer combinations (a towel without its seam) are seen as often as common ones."""
 
-    def __init__(self, crop: tuple[float, float] = (0.1, 0.5), min_pixels: int = 4, candidates: int = 8) -> None:
+    def __init__(self, classes: dict, crop: tuple[float, float] = (0.1, 0.5), min_pixels: int = 4,
+                 candidates: int = 8) -> None:
+        self.classes = ClassSet.from_json(classes)
         self.crop, self.min_pixels, self.candidates = crop, min_pixels, candidates
 
     def _random_crop(self, mask: np.ndarray) -> tuple[tuple[slice, slice], tuple[str, ...]]:
@@ -74,7 +77,7 @@ class TagCrop(BaseTransform):
         side = max(8, int(round(np.random.uniform(*self.crop) * min(h, w))))
         y, x = np.random.randint(0, h - side + 1), np.random.randint(0, w - side + 1)
         crop = (slice(y, y + side), slice(x, x + side))
-        return crop, tuple(tags_of_mask(mask[crop], self.min_pixels))
+        return crop, tuple(tags_of_mask(mask[crop], self.min_pixels, self.classes))
 
     def transform(self, results: dict) -> dict:
         if results.get("tags") is None:
@@ -84,15 +87,14 @@ class TagCrop(BaseTransform):
             h, w = mask.shape
             results["img"] = cv2.resize(results["img"][by_tags[tags]], (w, h), interpolation=cv2.INTER_LINEAR)
             results["tags"] = list(tags)
-        results["tags"] = tag_matrix([results["tags"]])[0]
+        results["tags"] = tag_matrix([results["tags"]], self.classes)[0]
         return results
 
 
 @DATASETS.register_module()
 class TaggedImages(BaseDataset):
-    """Images with given tags (`{"image", "tags"}`) or with a mask to crop and tag (`{"image", "mask"}`)."""
-
-    METAINFO = dict(classes=TAG_CLASSES)
+    """Images with given tags (`{"image", "tags"}`) or with a mask to crop and tag (`{"image", "mask"}`); the
+    tag classes come in as `metainfo`."""
 
     def __init__(self, samples: list[dict], **kwargs) -> None:
         self._samples = samples
@@ -104,13 +106,14 @@ class TaggedImages(BaseDataset):
 
 
 def classifier_config(model: dict, size: int, head: dict | None = None) -> dict:
-    """The segmentation model entry's EncoderDecoder with `TagHead` (one output per tag class) as head."""
+    """The segmentation model entry's EncoderDecoder with `TagHead` as head: one output per tag class (every
+    class of the entry's `num_classes` but the background)."""
     config = model_config(model, size)
     seg_head = config["decode_head"]
     if model["arch"] not in ("unet", "encdec"):
         raise ValueError(f"pseudolabel: the tag classifier needs a unet or encdec backbone, not {model['arch']!r}")
     config["decode_head"] = dict(type="TagHead", in_channels=seg_head["in_channels"], channels=seg_head["in_channels"],
-                                 in_index=seg_head["in_index"], num_classes=len(TAG_CLASSES), dropout_ratio=0.0,
+                                 in_index=seg_head["in_index"], num_classes=model["num_classes"] - 1, dropout_ratio=0.0,
                                  norm_cfg=None, align_corners=False, **(head or {}))
     return config
 
@@ -139,12 +142,12 @@ def tag_probabilities(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 def classifier_runner_config(model: dict, cfg: dict, size: int, samples: list[dict], work_dir: Path,
-                             seed: int) -> dict:
-    """The mmengine config that trains the tag classifier on `samples`."""
+                             seed: int, classes: ClassSet) -> dict:
+    """The mmengine config that trains the tag classifier on `samples` (tags and masks of `classes`)."""
     from realitygap.runner import loop_config
 
-    pipeline = [dict(type="LoadImageFromFile"), dict(type="TagCrop", crop=tuple(cfg["crop"]), min_pixels=cfg["min_pixels"],
-                                                         candidates=cfg["candidates"]),
+    pipeline = [dict(type="LoadImageFromFile"), dict(type="TagCrop", classes=classes.to_json(), crop=tuple(cfg["crop"]),
+                                                     min_pixels=cfg["min_pixels"], candidates=cfg["candidates"]),
                 dict(type="RandomFlip", prob=0.5),
                 dict(type="PackSegInputs", meta_keys=("img_path", "ori_shape", "img_shape", "flip", "tags"))]
     return loop_config(cfg, work_dir, seed) | dict(
@@ -152,7 +155,8 @@ def classifier_runner_config(model: dict, cfg: dict, size: int, samples: list[di
         model=classifier_config(model, size, cfg.get("head")),
         train_dataloader=dict(batch_size=cfg["batch_size"], num_workers=0, persistent_workers=False,
                               sampler=dict(type="InfiniteSampler", shuffle=True),
-                              dataset=dict(type="TaggedImages", samples=samples, pipeline=pipeline)),
+                              dataset=dict(type="TaggedImages", samples=samples, pipeline=pipeline,
+                                           metainfo=dict(classes=classes.foreground))),
         optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),
         param_scheduler=[dict(type="PolyLR", eta_min=cfg["lr"] * 0.01, power=0.9, begin=0, end=cfg["iters"],
                               by_epoch=False)],
@@ -160,7 +164,7 @@ def classifier_runner_config(model: dict, cfg: dict, size: int, samples: list[di
 
 
 def train_classifier(model: dict, cfg: dict, size: int, samples: list[dict], out: str | os.PathLike, seed: int,
-                     device: str = "auto") -> dict:
+                     classes: ClassSet, device: str = "auto") -> dict:
     """Train the tag classifier and write `<out>/model.pth` and `<out>/train.json`."""
     from realitygap.runner import claim_work_dir, run_runner, trained_net
 
@@ -169,9 +173,9 @@ def train_classifier(model: dict, cfg: dict, size: int, samples: list[dict], out
         raise ValueError("pseudolabel classifier: no training images")
     work_dir = out / "work_dir"
     claim_work_dir(work_dir, hashlib.sha256(json.dumps([model, cfg, size, seed, samples], sort_keys=True).encode()).hexdigest())
-    runner = run_runner(classifier_runner_config(model, cfg, size, samples, work_dir, seed), device)
+    runner = run_runner(classifier_runner_config(model, cfg, size, samples, work_dir, seed, classes), device)
     save_weights(trained_net(runner), out / "model.pth")
     summary = {"model": model, "params": cfg, "samples": len(samples), "tagged": sum(s.get("tags") is not None for s in samples),
-               "classes": list(TAG_CLASSES), "seed": seed}
+               "classes": list(classes.foreground), "seed": seed}
     write_json(out / "train.json", summary)
     return summary

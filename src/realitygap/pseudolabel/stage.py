@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realitygap import CLASSES
+from realitygap.classes import ClassSet, dataset_classes
 from realitygap.data import Sample, source_samples
 from realitygap.io import InputError, atomic_dir, read_image, read_json, read_mask, write_json, write_png
 from realitygap.models import load_model
@@ -27,9 +27,8 @@ from realitygap.pseudolabel import affinity, classifier, crf, priors
 from realitygap.tags import contradictions, tag_matrix, tags_of_mask
 from realitygap.segmentation_metrics import confusion_matrix, scores_from_confusion
 from realitygap.seeding import derive_seed
-from realitygap.seg_dataset import PALETTE
 
-IGNORE = 255
+IGNORE = 255    # pseudo-labels' own ignore value: pixels left unlabelled
 log = logging.getLogger(__name__)
 
 
@@ -45,7 +44,7 @@ def target_entries(dataset: str | os.PathLike, split: str | os.PathLike) -> list
              "mask": dataset / by_id[i]["mask"] if by_id[i].get("mask") else None} for i in ids]
 
 
-def target_tags(entries: list[dict], dataset: str | os.PathLike, mode: str, min_pixels: int,
+def target_tags(entries: list[dict], dataset: str | os.PathLike, mode: str, min_pixels: int, classes: ClassSet,
                 witness: dict | None = None) -> dict[str, list[str]]:
     """Tags of the target images: `dataset` (the ingested tags.json), `masks` (read off the held-out masks,
     standing in for an annotator) or `predicted` (the witness model's predictions, `{weights, model, size,
@@ -61,7 +60,7 @@ def target_tags(entries: list[dict], dataset: str | os.PathLike, mode: str, min_
         unlabelled = [e["id"] for e in entries if e["mask"] is None]
         if unlabelled:
             raise InputError(f"{dataset}: tags from masks, but images {unlabelled[:5]} have none (use tags: dataset)")
-        return {e["id"]: tags_of_mask(read_mask(e["mask"]), min_pixels) for e in entries}
+        return {e["id"]: tags_of_mask(read_mask(e["mask"]), min_pixels, classes) for e in entries}
     if mode == "predicted":
         if witness is None:
             raise ValueError("pseudolabel: tags `predicted` need the sim-trained model (--witness)")
@@ -72,7 +71,7 @@ def target_tags(entries: list[dict], dataset: str | os.PathLike, mode: str, min_
                 chunk = entries[start:start + 16]
                 images = torch.from_numpy(np.stack([read_image(e["image"]) for e in chunk]))
                 labels = net_labels(net, images)
-                tags |= {e["id"]: tags_of_mask(lab, min_pixels) for e, lab in zip(chunk, labels)}
+                tags |= {e["id"]: tags_of_mask(lab, min_pixels, classes) for e, lab in zip(chunk, labels)}
         return tags
     raise ValueError(f"pseudolabel: unknown tags mode {mode!r} (dataset, masks, predicted)")
 
@@ -89,23 +88,25 @@ def run_classifier(dataset: str, split: str, sources: list[dict], model: dict, c
     """Train the tag classifier on the target's tagged training images and crops of the labelled
     `sources`; write `model.pth`, `train.json` and the tags used (`tags.json`) to `out`."""
     entries = target_entries(dataset, split)
-    tags = target_tags(entries, dataset, cfg["tags"], cfg["min_pixels"], witness)
+    classes = dataset_classes(dataset)
+    tags = target_tags(entries, dataset, cfg["tags"], cfg["min_pixels"], classes, witness)
     samples = ([{"image": str(s.image), "mask": str(s.mask)} for s in source_samples(sources, seed)]
                + [{"image": str(e["image"]), "tags": tags[e["id"]]} for e in entries])
     summary = classifier.train_classifier(model, cfg["classifier"] | {"min_pixels": cfg["min_pixels"]}, size, samples,
-                                          out, derive_seed(seed, "pseudolabel", "classifier"), device)
+                                          out, derive_seed(seed, "pseudolabel", "classifier"), classes, device)
     write_json(Path(out) / "tags.json", {"mode": cfg["tags"], "tags": tags})
     return summary
 
 
-def step_scores(labels: np.ndarray, truth: np.ndarray | None) -> dict:
+def step_scores(labels: np.ndarray, truth: np.ndarray | None, classes: ClassSet) -> dict:
     """mIoU and per-class IoU of pseudo-labels against the truth over the pixels they label, and the
     share of pixels labelled (pixels with the ignore label are not counted)."""
     coverage = round(100.0 * float((labels != IGNORE).mean()), 2)
     if truth is None:
         return {"mIoU_vs_truth": None, "coverage": coverage}
     kept = np.where(labels == IGNORE, IGNORE, truth)
-    scores = scores_from_confusion(confusion_matrix(np.where(labels == IGNORE, 0, labels), kept, len(CLASSES)))
+    scores = scores_from_confusion(confusion_matrix(np.where(labels == IGNORE, 0, labels), kept, len(classes)),
+                                   classes.names)
     return {"mIoU_vs_truth": scores["mIoU"], "IoU": scores["IoU"], "coverage": coverage}
 
 
@@ -122,10 +123,11 @@ def normalised(scores: np.ndarray) -> np.ndarray:
 
 
 def train_affinity(model: dict, cfg: dict, size: int, images: np.ndarray, labels: np.ndarray, work: Path,
-                   seed: int, device: str) -> torch.nn.Module:
+                   seed: int, classes: ClassSet, device: str) -> torch.nn.Module:
     """Train the affinity net on images (N, H, W, 3) with confident labels (both written under `work`),
     return it in eval mode."""
     from realitygap.runner import dataloader_config, claim_work_dir, loop_config, run_runner, trained_net
+    import realitygap.seg_dataset  # noqa: F401  (registers RealityGapDataset)
 
     samples = []
     for i, (image, label) in enumerate(zip(images, labels)):
@@ -138,7 +140,7 @@ def train_affinity(model: dict, cfg: dict, size: int, images: np.ndarray, labels
     config = loop_config(cfg, work / "work_dir", seed) | dict(
         default_scope="mmseg",
         model=affinity.affinity_config(model, size, cfg["dims"], cfg["radius"]),
-        train_dataloader=dataloader_config(samples, cfg["batch_size"], train=True),
+        train_dataloader=dataloader_config(samples, cfg["batch_size"], True, classes),
         optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),
         param_scheduler=[dict(type="PolyLR", eta_min=cfg["lr"] * 0.01, power=0.9, begin=0, end=cfg["iters"], by_epoch=False)])
     runner = run_runner(config, device)
@@ -170,7 +172,7 @@ def cam_priors(net: torch.nn.Module, images: np.ndarray, tags: np.ndarray, cfg: 
 
 
 def pseudo_labels(net: torch.nn.Module, images: np.ndarray, tags: np.ndarray, model: dict, cfg: dict, size: int,
-                  seed: int, work: Path, device: str = "auto") -> dict[str, np.ndarray]:
+                  seed: int, work: Path, classes: ClassSet, device: str = "auto") -> dict[str, np.ndarray]:
     """Label maps (N, H, W) after each step, in order: `prior_<method>` per CAM method, `crf` (the refined
     method's priors), `affinity` (the random walk of the CRF marginals, or of the priors as in AffinityNet:
     `affinity.walk`), `final` (uncertain pixels IGNORE)."""
@@ -184,7 +186,7 @@ def pseudo_labels(net: torch.nn.Module, images: np.ndarray, tags: np.ndarray, mo
     labels["crf"] = refined.argmax(1).astype(np.uint8)
     aff_cfg = cfg["affinity"] | {"checkpoint_interval": cfg["affinity"]["iters"]}
     aff_net = train_affinity(model, aff_cfg, size, images, confident_labels(refined, aff_cfg["confidence"]), work,
-                             derive_seed(seed, "pseudolabel", "affinity"), device)
+                             derive_seed(seed, "pseudolabel", "affinity"), classes, device)
     walked = normalised(propagate(aff_net, images, refined if aff_cfg["walk"] == "crf" else prior, aff_cfg))
     labels["affinity"] = walked.argmax(1).astype(np.uint8)
     labels["final"] = confident_labels(walked, cfg["ignore_below"])
@@ -201,31 +203,33 @@ def run_label(dataset: str, split: str, classifier_dir: str, model: dict, cfg: d
     given = read_json(Path(classifier_dir) / "tags.json")
     net = classifier.load_classifier(Path(classifier_dir) / "model.pth", model, size,
                                      cfg["classifier"].get("head"), device)
+    classes = dataset_classes(dataset)
     images = np.stack([read_image(e["image"]) for e in entries])
-    truth = np.stack([read_mask(e["mask"], images.shape[1:3], len(CLASSES)) for e in entries]) \
+    truth = np.stack([read_mask(e["mask"], images.shape[1:3], len(classes)) for e in entries]) \
         if all(e["mask"] is not None for e in entries) else None
     ids = [e["id"] for e in entries]
-    tags = tag_matrix([given["tags"][i] for i in ids])
+    tags = tag_matrix([given["tags"][i] for i in ids], classes)
     probs = np.concatenate([classifier.tag_probabilities(net, torch.from_numpy(images[s:s + 32])).cpu().numpy()
                             for s in range(0, len(images), 32)])
-    contradicted = contradictions(ids, tags, probs, *cfg["contradiction"])
+    contradicted = contradictions(ids, tags, probs, *cfg["contradiction"], classes)
     left_out = {c["image"] for c in contradicted}
     keep = np.array([i not in left_out for i in ids])
     images, tags, truth = images[keep], tags[keep], truth[keep] if truth is not None else None
-    labels = pseudo_labels(net, images, tags, model, cfg, size, seed, results / "affinity", device)
-    steps = {name: step_scores(label, truth) for name, label in labels.items()}
+    labels = pseudo_labels(net, images, tags, model, cfg, size, seed, results / "affinity", classes, device)
+    steps = {name: step_scores(label, truth, classes) for name, label in labels.items()}
     kept = [e for e, k in zip(entries, keep) if k]
-    _write_dataset(out, kept, labels["final"], dataset)
+    _write_dataset(out, kept, labels["final"], dataset, classes)
     summary = {"domain": read_json(Path(dataset) / "manifest.json").get("domain"), "tags": given["mode"],
                "images": len(entries), "labelled": len(kept), "contradicted": contradicted,
                "refined_method": cfg["cams"]["refine"], "steps": steps}
     write_json(results / "steps.json", summary)
-    _examples(images, truth, labels, results / "examples.png", 4, figures)
+    _examples(images, truth, labels, results / "examples.png", 4, figures, classes)
     log.info("pseudo-labels: %s", {k: v["mIoU_vs_truth"] for k, v in steps.items()})
     return summary
 
 
-def _write_dataset(out: str | os.PathLike, entries: list[dict], labels: np.ndarray, source: str) -> None:
+def _write_dataset(out: str | os.PathLike, entries: list[dict], labels: np.ndarray, source: str,
+                   classes: ClassSet) -> None:
     rows = []
     with atomic_dir(out) as tmp:
         for entry, label in zip(entries, labels):
@@ -235,20 +239,23 @@ def _write_dataset(out: str | os.PathLike, entries: list[dict], labels: np.ndarr
             rows.append({"id": entry["id"], "scene": entry["id"], "image": f"images/{entry['id']}.png",
                          "mask": f"masks/{entry['id']}.png"})
         write_json(tmp / "manifest.json", {"domain": f"pseudo_{Path(source).name}", "source": str(source),
-                                           "classes": list(CLASSES), "ignore_index": IGNORE, "samples": rows})
+                                           "classes": {**classes.to_json(), "ignore_index": IGNORE}, "samples": rows})
 
 
-def _colour(label: np.ndarray) -> np.ndarray:
+def _colour(label: np.ndarray, classes: ClassSet) -> np.ndarray:
     out = np.full((*label.shape, 3), 255, np.uint8)      # white: ignored
     known = label != IGNORE
-    out[known] = np.array(PALETTE, np.uint8)[label[known]]
+    out[known] = np.array(classes.palette, np.uint8)[label[known]]
     return out
 
 
 def _examples(images: np.ndarray, truth: np.ndarray | None, labels: dict[str, np.ndarray], path: Path,
-              count: int, figures) -> None:
+              count: int, figures, classes: ClassSet) -> None:
     columns = ["image", *(["truth"] if truth is not None else []), *labels]
-    tiles = [[images[i], *([_colour(truth[i])] if truth is not None else []), *(_colour(v[i]) for v in labels.values())]
+    tiles = [[images[i], *([_colour(truth[i], classes)] if truth is not None else []),
+              *(_colour(v[i], classes) for v in labels.values())]
              for i in range(min(count, len(images)))]
     figures.attribution_grid([f"image {i}" for i in range(len(tiles))], columns, tiles, path,
-                             "Pseudo-labels step by step (black: background, grey: towel, red: seam, white: ignored)")
+                             "Pseudo-labels step by step (" + ", ".join(f"{name}: RGB{tuple(colour)}" for name, colour
+                                                                      in zip(classes.names, classes.palette))
+                             + ", white: ignored)")

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from realitygap.classes import ClassSet
 from realitygap.render.scene import Scene
 
 BACKGROUND, TOWEL, SEAM = 0, 1, 2
+RENDER_CLASSES = ClassSet(("background", "towel", "seam"), ((0, 0, 0), (128, 128, 128), (255, 64, 64)))
+"""The class set this renderer's masks label (params' `classes` must name it when it renders a domain)."""
 
 
 @dataclass

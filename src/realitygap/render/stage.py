@@ -9,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from realitygap import CLASSES
 from realitygap.coco import frequency_group, mask_annotation
 from realitygap.io import atomic_dir, save_npz, write_json, write_png
 from realitygap.progress import progress
 from realitygap.render.domain import CUES, DomainFactors, cue_mask, draw_factors, render_image
-from realitygap.render.raster import rasterize
+from realitygap.render.raster import RENDER_CLASSES, rasterize
 from realitygap.render.scene import sample_scene
 from realitygap.seeding import derive_seed
 
@@ -94,7 +93,7 @@ def run_render(domain: str, cfg: dict, seed: int, out: str | os.PathLike, jobs: 
                 instances += [s["instances"] for s in chunk]
         write_json(tmp / "instances.json", coco_document(samples, instances, cfg["size"]))
         write_json(tmp / "manifest.json", {
-            "domain": domain, "size": cfg["size"], "classes": list(CLASSES), "factors": cfg["factors"],
+            "domain": domain, "size": cfg["size"], "classes": RENDER_CLASSES.to_json(), "factors": cfg["factors"],
             "randomise": cfg.get("randomise", {}), "cues": {name: {"bit": bit, "factors": list(factors)} for name, (bit, factors) in CUES.items()},
             "samples": samples})
     return out

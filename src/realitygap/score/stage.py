@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from realitygap import CLASSES
 from realitygap.data import load_samples
 from realitygap.io import read_json, write_json
 
@@ -36,18 +35,19 @@ def run_score_explanations(explanations: str | os.PathLike, weights: str, model:
         raise ValueError(f"{explanations}: explained images {missing[:5]} are not in the datasets {sorted(datasets)}")
     images, _ = load_batch([by_id[i] for i in meta["ids"]])
     net = load_model(weights, model, size, device)
-    class_indices = [CLASSES.index(c) for c in meta["classes"]]
+    names = meta["class_set"]["names"]
+    class_indices = [names.index(c) for c in meta["classes"]]
     labels = torch.from_numpy(pred if meta["region"] != "truth" else truth).long()
     box = tuple(meta["box"]) if meta["region"] == "box" else None
     domains = np.array(meta["domains"])
 
     groups = {"all": np.ones(len(domains), bool), **{d: domains == d for d in sorted(set(meta["domains"]))}}
-    targets = build_targets(labels, class_indices, len(CLASSES), box)
-    faith = faithfulness(net, images, maps, targets, cfg["deletion_steps"], groups)
+    targets = build_targets(labels, class_indices, len(names), box)
+    faith = faithfulness(net, images, maps, targets, names, cfg["deletion_steps"], groups)
     result = {"method": meta["method"], "images": len(meta["ids"]), "faithfulness": faith.pop("all"),
-              "localisation": localisation(maps, truth, class_indices),
+              "localisation": localisation(maps, truth, class_indices, names),
               "by_domain": {d: {"faithfulness": faith[d],
-                                "localisation": localisation(maps[groups[d]], truth[groups[d]], class_indices)}
+                                "localisation": localisation(maps[groups[d]], truth[groups[d]], class_indices, names)}
                             for d in faith}}
     result["sanity"] = sanity(net, meta, images, labels, maps, class_indices, box, cfg["sanity_images"])
     write_json(out, result)
@@ -64,7 +64,7 @@ def sanity(net, meta: dict, images: np.ndarray, labels: torch.Tensor, maps: np.n
 
     domains = np.array(meta["domains"])
     pick = np.concatenate([np.flatnonzero(domains == d)[:count] for d in sorted(set(meta["domains"]))])
-    targets = build_targets(labels[pick], class_indices, len(CLASSES), box)
+    targets = build_targets(labels[pick], class_indices, len(meta["class_set"]["names"]), box)
     x = torch.from_numpy(images[pick])
 
     def explain(model, imgs, tgts):

@@ -13,7 +13,7 @@ HELP = ("Search the render parameters with Optuna: `worker` runs trials of the s
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", type=json_arg, required=True, help="JSON simsearch section of params")
-    p.add_argument("--render", type=json_arg, required=True, help="JSON {size, scene, base: the base domain's look}")
+    p.add_argument("--render", type=json_arg, required=True, help="JSON {size, scene, classes, base: the base domain's look}")
     p.add_argument("--seed", type=int, default=0)
 
 

@@ -7,9 +7,9 @@ A renderer spec (params `simsearch.renderer`) is one of
 - `{type: command, command: "..."}`: a shell command template with `{params}` (a JSON file of the
   trial's render parameters), `{out}` (the folder to write) and `{seed}`.
 
-Plugins write the ingest layout: `out/images/<id>.png` and `out/masks/<id>.png` holding class indices
-(0 background, 1 towel, 2 seam); it is validated like a user's ingested domain, and images must have
-the configured size."""
+Plugins write the ingest layout: `out/images/<id>.png` and `out/masks/<id>.png` holding class indices in the
+order of the task's class set (params `classes`, passed to the plugin as `params["classes"]`); it is
+validated like a user's ingested domain, and images must have the configured size."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from realitygap import CLASSES
+from realitygap.classes import ClassSet
 from realitygap.ingest.stage import ingest_mask_folders
 from realitygap.io import InputError, read_image, write_json
 from realitygap.render.stage import run_render
@@ -42,7 +42,7 @@ def render_with(renderer: dict, params: dict, seed: int, out: Path, domain: str 
         run_command(renderer["command"], params, seed, raw)
     else:
         entry_point(renderer["name"])({**params, "seed": seed}, str(raw))
-    ingest_plugin_output(raw, params["size"], domain, out)
+    ingest_plugin_output(raw, params["size"], ClassSet.from_json(params["classes"]), domain, out)
     shutil.rmtree(raw)
     return out
 
@@ -67,8 +67,8 @@ def entry_point(name: str):
     return next(iter(found)).load()
 
 
-def ingest_plugin_output(raw: Path, size: int, domain: str, out: Path) -> Path:
-    """Validate a plugin's images and masks (present, readable, `size` x `size`, known classes) and
+def ingest_plugin_output(raw: Path, size: int, classes: ClassSet, domain: str, out: Path) -> Path:
+    """Validate a plugin's images and masks (present, readable, `size` x `size`, values of `classes`) and
     import them as a dataset."""
     if not (raw / "images").is_dir():
         raise PluginError(f"{raw}: the renderer wrote no images/ folder")
@@ -76,8 +76,8 @@ def ingest_plugin_output(raw: Path, size: int, domain: str, out: Path) -> Path:
         shape = read_image(image).shape[:2]
         if shape != (size, size):
             raise PluginError(f"{image}: renderer wrote a {shape[1]}x{shape[0]} image, expected {size}x{size}")
-    class_map = {str(i): name for i, name in enumerate(CLASSES)}
-    ingest_mask_folders(raw / "images", raw / "masks", class_map, domain, out)
+    class_map = {str(i): name for i, name in enumerate(classes.names)}
+    ingest_mask_folders(raw / "images", raw / "masks", class_map, classes, domain, out)
     return out
 
 
@@ -86,5 +86,5 @@ def render_look(renderer: dict, render: dict, look: dict, count: int, scene_doma
     """Render `count` images of `render["scene"]`'s scenes (those of `scene_domain`) with `look`
     ({factors, randomise}) through `renderer`: a trial's training set, or the best look's domain."""
     params = {"size": render["size"], "scene": render["scene"], "count": count, "scene_domain": scene_domain,
-              "factors": look["factors"], "randomise": look.get("randomise", {})}
+              "factors": look["factors"], "randomise": look.get("randomise", {}), "classes": render["classes"]}
     return render_with(renderer, params, seed, Path(out), domain)

@@ -112,7 +112,7 @@ def objective(trial: optuna.Trial, setup: SearchSetup) -> float:
         train = dict(setup.train, iters=search["iters"], checkpoint_interval=search["iters"])
         hook = PruningHook(trial)
         fit(setup.model, train, setup.render["size"], load_samples(dataset), setup.val, scratch / "work_dir",
-            derive_seed(setup.seed, "simsearch", "train"), setup.device, val_interval=search["report_interval"],
+            derive_seed(setup.seed, "simsearch", "train"), dataset_classes(dataset), setup.device, val_interval=search["report_interval"],
             hooks=(hook,), experiment=f"simsearch_trial{trial.number}")
         return hook.last
     finally:

@@ -12,6 +12,7 @@ import os
 import time
 from pathlib import Path
 
+from realitygap.classes import common_classes
 from realitygap.data import load_samples, source_samples
 from realitygap.io import write_json
 from realitygap.models import save_weights
@@ -32,17 +33,19 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
            for s in load_samples(src["dataset"], src["split"], "val")]
     if not train:
         raise ValueError(f"train: mix {mix!r} has no training samples")
+    classes = common_classes([src["dataset"] for src in sources + val_sources])
     out = Path(out)
     work_dir = out / "work_dir"
     claim_work_dir(work_dir, run_fingerprint(sources, val_sources, model, cfg, size, run_seed))
     started = time.time()
-    runner = fit(model, cfg, size, train, val or train[:8], work_dir, run_seed, device)
+    runner = fit(model, cfg, size, train, val or train[:8], work_dir, run_seed, classes, device)
     elapsed = time.time() - started
     save_weights(trained_net(runner), out / "model.pth")
     val_scores = {key[len("val/"):]: float(buf.current()) for key, buf in runner.message_hub.log_scalars.items()
                   if key.startswith("val/") and not key.endswith("time")}     # scores, not the loop's timings
-    loss, class_weights = training_loss(model, cfg, train)
-    summary = {"mix": mix, "name": name, "model": model, "loss": loss, "class_weights": class_weights,
+    loss, class_weights = training_loss(model, cfg, train, classes)
+    summary = {"mix": mix, "name": name, "model": model, "classes": list(classes.names), "loss": loss,
+               "class_weights": class_weights,
                "train_samples": len(train), "val_samples": len(val),
                "iters": cfg["iters"], "elapsed_s": round(elapsed, 2), "seed": run_seed, "val": val_scores}
     write_json(out / "train.json", summary)
