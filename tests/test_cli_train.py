@@ -141,3 +141,36 @@ def test_dvc_track_names_what_is_missing(tmp_path, capsys):
     (tmp_path / ".dvc").mkdir()
     assert main(["dvc", "track", "--root", str(tmp_path)]) == 2
     assert "no workflow outputs under" in capsys.readouterr().err
+
+
+def test_a_mix_of_two_image_sizes_needs_resize_and_trains_with_it(tmp_path):
+    """Two domains of other non-square sizes in one mix: a clear error naming train/resize, then mmseg's
+    RandomResize + RandomCrop make one batch size of them."""
+    from realitygap.ingest import ingest_mask_folders
+    from realitygap.io import InputError, write_png
+    from realitygap.runner import dataloader_config
+    from realitygap.data import load_samples
+    from tests.conftest import bench_classes
+
+    rng = np.random.default_rng(0)
+    datasets = []
+    for name, (h, w) in (("wide", (96, 128)), ("small", (75, 100))):
+        for i in range(3):
+            write_png(tmp_path / name / "images" / f"{name}{i}.png", rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+            write_png(tmp_path / name / "masks" / f"{name}{i}.png", rng.integers(0, 3, (h, w), dtype=np.uint8))
+        ingest_mask_folders(tmp_path / name / "images", tmp_path / name / "masks", {"0": "background", "1": "towel",
+                            "2": "seam"}, bench_classes(), name, tmp_path / "data" / name)
+        datasets.append(tmp_path / "data" / name)
+    samples = [s for d in datasets for s in load_samples(d)]
+    with pytest.raises(InputError, match=r"2 sizes \(100x75 \(3 images\), 128x96 \(3 images\)\).*train/resize"):
+        dataloader_config(samples, 2, True, bench_classes())
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+    import realitygap.seg_dataset  # noqa: F401
+    init_default_scope("mmseg")
+    cfg = dataloader_config(samples, 2, True, bench_classes(), {"scale": [128, 96], "ratio_range": [0.5, 1.5],
+                                                                 "crop": [48, 64]})
+    dataset = DATASETS.build(cfg["dataset"])
+    shapes = {tuple(dataset[i]["inputs"].shape) for i in range(len(dataset))}
+    assert shapes == {(3, 48, 64)}      # resized to at least half of 128x96, then cropped: one batchable size
+    assert dataset.metainfo["classes"] == ("background", "towel", "seam")

@@ -33,6 +33,15 @@ def test_split_keeps_views_of_a_scene_together():
         split_scenes(["a", "b"], {"train": 0.6, "val": 0.2, "test": 0.2}, 1)
 
 
+def test_a_test_only_domain_puts_every_scene_in_test():
+    scenes = [f"s{i}" for i in range(7)]
+    parts = split_scenes(scenes, {"train": 0.0, "val": 0.0, "test": 1.0}, 3)
+    assert parts["train"] == [] and parts["val"] == [] and sorted(parts["test"]) == scenes
+    parts = split_scenes(scenes, {"train": 0.0, "val": 0.3, "test": 0.7}, 3)
+    assert parts["train"] == [] and len(parts["val"]) == 2 and len(parts["test"]) == 5
+    assert split_scenes(["a"], {"train": 0.0, "val": 0.0, "test": 1.0}, 0)["test"] == ["a"]
+
+
 def test_params_profiles_resolve():
     cfg = load(REPO / "params.yaml", profile="tiny")
     assert cfg["render"]["size"] == 48 and cfg["train"]["iters"] < 50
@@ -46,6 +55,15 @@ def test_params_profiles_resolve():
     (lambda c: c.update(profile="huge"), "profile 'huge'"),
     (lambda c: c["train"]["mixes"].update(bad={"nowhere": 1.0}), "train/mixes/bad/nowhere"),
     (lambda c: c["split"]["fractions"].update(test=0.5), "split/fractions"),
+    (lambda c: c["split"].update(domains={"real": {"train": 0, "val": 0, "test": 1}}),
+     "train/mixes/real/real: real has no training split"),
+    (lambda c: c["split"].update(domains={"moon": {"train": 0, "val": 0, "test": 1}}), "split/domains/moon"),
+    (lambda c: c["diagnose"].update(target_class="hem"), "diagnose/target_class: unknown class 'hem'"),
+    (lambda c: c["explain"].update(target_classes=["seam", "label"]), "explain/target_classes/1: unknown class"),
+    (lambda c: c["classes"].update(palette=[[0, 0, 0]]), "classes/palette: 1 colours for 3 classes"),
+    (lambda c: c["classes"].update(ignore_index=1), "classes/ignore_index: 1 is a class value"),
+    (lambda c: c["classes"].update(names=["background", "towel", "seam", "hem"],
+                                   palette=[[0, 0, 0]] * 4), "the builtin renderer .* labels"),
     (lambda c: c["augment"]["policies"]["randomise"].update(sharpness=1.0), "augment/policies/randomise"),
     (lambda c: c["augment"]["policies"]["randomise"]["factors"].update(glitter=[0, 1]), "glitter"),
     (lambda c: c["augment"]["policies"].update(both={"compose": ["randomise", "nowhere"]}),

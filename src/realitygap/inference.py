@@ -7,14 +7,20 @@ import numpy as np
 import torch
 
 from realitygap.data import Sample
-from realitygap.io import read_image, read_mask
+from realitygap.io import InputError, read_image, read_mask
 from realitygap.models import forward_logits
 from realitygap.progress import progress
 
 
 def load_batch(samples: list[Sample], num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, H, W, 3) uint8 and masks (N, H, W) uint8 of `samples`, checked for size."""
+    """Images (N, H, W, 3) uint8 and masks (N, H, W) uint8 of `samples`, checked for size: the images of one
+    batch share one size (an InputError names two that differ)."""
     images = [read_image(s.image) for s in samples]
+    other = next((i for i, img in enumerate(images) if img.shape != images[0].shape), None)
+    if other is not None:
+        raise InputError(f"{samples[other].image} is {images[other].shape[1]}x{images[other].shape[0]}, "
+                         f"{samples[0].image} {images[0].shape[1]}x{images[0].shape[0]}: the images of a domain "
+                         "must share one size to be predicted and explained together")
     masks = [read_mask(s.mask, img.shape[:2], num_classes) for s, img in zip(samples, images)]
     return np.stack(images), np.stack(masks)
 

@@ -106,8 +106,7 @@ def check_references(cfg: dict, schema: dict) -> None:
     for d in ("sim", "real"):
         if d not in cfg["predict"]["test_domains"]:
             problems.append(f"predict/test_domains: must include {d!r} to measure the gap")
-    if abs(sum(cfg["split"]["fractions"].values()) - 1) > 1e-6:
-        problems.append("split/fractions: train + val + test must sum to 1")
+    problems += split_problems(cfg, domains)
     if problems:
         raise InputError("params.yaml:\n" + "\n".join(f"  {p}" for p in problems))
 
@@ -148,6 +147,22 @@ def class_problems(cfg: dict) -> list[str]:
     if cfg["render"]["domains"] and tuple(names) != RENDER_CLASSES.names:
         problems.append(f"classes/names: the builtin renderer (render/domains) labels {list(RENDER_CLASSES.names)}, "
                         f"not {names}; ingest your domains instead")
+    return problems
+
+
+def split_problems(cfg: dict, domains: set[str]) -> list[str]:
+    """Fractions that do not sum to 1, per-domain fractions of unknown domains, and a domain with no training
+    (or no test) split that a mix trains on (or a test domain tests on)."""
+    split = cfg["split"]
+    sets = {"split/fractions": split["fractions"], **{f"split/domains/{d}": f for d, f in split.get("domains", {}).items()}}
+    problems = [f"{path}: train + val + test must sum to 1" for path, f in sets.items() if abs(sum(f.values()) - 1) > 1e-6]
+    problems += [f"split/domains/{d}: unknown domain" for d in split.get("domains", {}) if d not in domains]
+    fractions = lambda d: split.get("domains", {}).get(d, split["fractions"])  # noqa: E731
+    for mix, sources in cfg["train"]["mixes"].items():
+        problems += [f"train/mixes/{mix}/{d}: {d} has no training split (split/domains/{d}/train: 0)"
+                     for d in sources if d in domains and fractions(d)["train"] == 0]
+    problems += [f"predict/test_domains: {d} has no test split (split/domains/{d}/test: 0)"
+                 for d in cfg["predict"]["test_domains"] if fractions(d)["test"] == 0]
     return problems
 
 

@@ -19,10 +19,39 @@ from realitygap.losses import frequency_weights, needs_frequencies
 from realitygap.models import model_config, resolve_device
 
 
-def dataloader_config(samples: list[Sample], batch_size: int, train: bool, classes: ClassSet) -> dict:
-    """An mmengine dataloader over `samples` (shuffled, flipped, endless when `train`) of the class set `classes`."""
+def image_sizes(samples: list[Sample]) -> dict[tuple[int, int], int]:
+    """How many of `samples`' images have each (width, height), read from the file headers."""
+    from PIL import Image
+
+    sizes: dict[tuple[int, int], int] = {}
+    for s in samples:
+        with Image.open(s.image) as img:
+            sizes[img.size] = sizes.get(img.size, 0) + 1
+    return sizes
+
+
+def resize_steps(samples: list[Sample], resize: dict | None) -> list[dict]:
+    """mmseg's RandomResize + RandomCrop for `resize` ({scale [w, h], ratio_range, crop [h, w]}); without it
+    the images must share one size (a batch stacks them), else an InputError says which sizes and what to set."""
+    if resize is None:
+        sizes = image_sizes(samples)
+        if len(sizes) > 1:
+            listed = ", ".join(f"{w}x{h} ({n} images)" for (w, h), n in sorted(sizes.items()))
+            raise InputError(f"train: the training images have {len(sizes)} sizes ({listed}); set train/resize "
+                             "({scale: [w, h], ratio_range, crop: [h, w]}) to resize and crop them to one size")
+        return []
+    return [dict(type="RandomResize", scale=tuple(resize["scale"]), ratio_range=tuple(resize["ratio_range"]),
+                 keep_ratio=True),
+            dict(type="RandomCrop", crop_size=tuple(resize["crop"]), cat_max_ratio=1.0)]
+
+
+def dataloader_config(samples: list[Sample], batch_size: int, train: bool, classes: ClassSet,
+                      resize: dict | None = None) -> dict:
+    """An mmengine dataloader over `samples` of the class set `classes`: shuffled, endless, resized and cropped
+    (`resize_steps`) and flipped when `train`."""
     pipeline = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations")]
     if train:
+        pipeline += resize_steps(samples, resize)
         pipeline.append(dict(type="RandomFlip", prob=0.5))
     pipeline.append(dict(type="PackSegInputs"))
     return dict(
@@ -75,7 +104,7 @@ def runner_config(model: dict, cfg: dict, size: int, train: list[Sample], val: l
     return loop_config(cfg, work_dir, seed) | dict(
         default_scope="mmseg",
         model=model_config(model, size, *training_loss(model, cfg, train, classes)),
-        train_dataloader=dataloader_config(train, cfg["batch_size"], True, classes),
+        train_dataloader=dataloader_config(train, cfg["batch_size"], True, classes, cfg.get("resize")),
         val_dataloader=dataloader_config(val, 1, False, classes),
         val_evaluator=dict(type="IoUMetric", iou_metrics=["mIoU", "mDice"]),
         val_cfg=dict(type="ValLoop"),

@@ -57,7 +57,7 @@ rule split:
     output:
         "data/splits/{domain}.json",
     params:
-        split=slice_of("split"),
+        split=lambda wc: as_json({"fractions": config["split"].get("domains", {}).get(wc.domain, config["split"]["fractions"])}),
         seed=SEED,
     log:
         "logs/split/{domain}.log",

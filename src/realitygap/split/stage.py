@@ -16,16 +16,21 @@ SPLITS = ("train", "val", "test")
 
 
 def split_scenes(scenes: list[str], fractions: dict[str, float], seed: int) -> dict[str, list[str]]:
-    """Shuffle the distinct scenes with `seed` and cut them by `fractions`; every split gets one."""
+    """Shuffle the distinct scenes with `seed` and cut them by `fractions`; every split of a fraction above 0
+    gets a scene at least, a split of fraction 0 none (a test-only domain: `{train: 0, val: 0, test: 1}`)."""
     unique = sorted(set(scenes))
-    if len(unique) < len(SPLITS):
-        raise InputError(f"split: {len(unique)} scenes cannot fill {len(SPLITS)} splits")
+    wanted = [name for name in SPLITS if fractions[name] > 0]
+    if len(unique) < len(wanted):
+        raise InputError(f"split: {len(unique)} scenes cannot fill the {len(wanted)} splits {wanted}")
     order = np.random.default_rng(seed).permutation(len(unique))
     shuffled = [unique[i] for i in order]
-    n_val = max(1, round(fractions["val"] * len(unique)))
-    n_test = max(1, round(fractions["test"] * len(unique)))
+    n_val = max(1, round(fractions["val"] * len(unique))) if fractions["val"] > 0 else 0
+    n_test = max(1, round(fractions["test"] * len(unique))) if fractions["test"] > 0 else 0
+    if fractions["train"] == 0:                       # no training split: the rest goes to test (or val)
+        n_test = len(unique) - n_val if n_test else 0
+        n_val = len(unique) - n_test
     n_train = len(unique) - n_val - n_test
-    if n_train < 1:
+    if fractions["train"] > 0 and n_train < 1:
         raise InputError(f"split: fractions {fractions} leave no training scene out of {len(unique)}")
     return {"train": shuffled[:n_train], "val": shuffled[n_train:n_train + n_val],
             "test": shuffled[n_train + n_val:]}

@@ -1,0 +1,99 @@
+"""A task our renderer did not make: four classes under other names, non-square images from a small
+independent generator, through the stages' commands (ingest, split, train, predict, score, explain)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from realitygap.cli import main
+from realitygap.io import read_json, write_png
+
+CLASSES = {"names": ["floor", "sock", "heel", "toe"], "palette": [[0, 0, 0], [200, 200, 200], [0, 0, 255], [255, 0, 0]],
+           "ignore_index": 255}
+MODEL = {"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 4}
+TRAIN = {"iters": 4, "batch_size": 2, "lr": 0.003, "weight_decay": 0.0001, "checkpoint_interval": 4, "loss": "ce"}
+
+
+def socks(folder, count: int, seed: int, shape=(48, 64)) -> None:
+    """Images of a sock on a floor: a grey band, a blue heel disc and a red toe cap; masks in the values
+    10 (floor), 20 (sock), 30 (heel), 40 (toe) that the class map turns into labels."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[:h, :w]
+    for i in range(count):
+        y0, x0 = rng.integers(8, h - 16), rng.integers(4, w // 3)
+        x1 = rng.integers(w // 2, w - 4)
+        mask = np.full(shape, 10, np.uint8)
+        mask[y0:y0 + 10, x0:x1] = 20
+        mask[(yy - y0 - 5) ** 2 + (xx - x0 - 4) ** 2 < 16] = 30
+        mask[y0:y0 + 10, x1 - 5:x1] = 40
+        colours = {10: (60, 50, 40), 20: (190, 190, 190), 30: (30, 30, 220), 40: (220, 30, 30)}
+        image = np.zeros((*shape, 3), np.uint8)
+        for value, colour in colours.items():
+            image[mask == value] = colour
+        image = np.clip(image + rng.normal(0, 8, image.shape), 0, 255).astype(np.uint8)
+        write_png(folder / "images" / f"sock{i:03d}.png", image)
+        write_png(folder / "masks" / f"sock{i:03d}.png", mask)
+
+
+@pytest.fixture(scope="module")
+def sock_task(tmp_path_factory):
+    root = tmp_path_factory.mktemp("socks")
+    socks(root / "photos", 20, 0)
+    class_map = {"10": "floor", "20": "sock", "30": "heel", "40": "toe"}
+    assert main(["ingest", "--format", "masks", "--domain", "photos", "--images", str(root / "photos/images"),
+                 "--masks", str(root / "photos/masks"), "--class-map", json.dumps(class_map),
+                 "--classes", json.dumps(CLASSES), "--out", str(root / "raw")]) == 0
+    assert main(["split", "--dataset", str(root / "raw"), "--params",
+                 json.dumps({"fractions": {"train": 0.6, "val": 0.1, "test": 0.3}}), "--out", str(root / "split.json")]) == 0
+    sources = [{"dataset": str(root / "raw"), "split": str(root / "split.json"), "fraction": 1.0}]
+    assert main(["train", "--sources", json.dumps(sources), "--model", json.dumps(MODEL), "--params", json.dumps(TRAIN),
+                 "--size", "64", "--mix", "photos", "--device", "cpu", "--out", str(root / "model")]) == 0
+    return root
+
+
+def test_four_classes_under_other_names_flow_through_train_predict_and_score(sock_task):
+    root = sock_task
+    manifest = read_json(root / "raw/manifest.json")
+    assert manifest["classes"]["names"] == CLASSES["names"]
+    assert read_json(root / "model/train.json")["classes"] == CLASSES["names"]
+    model = ["--weights", str(root / "model/model.pth"), "--model", json.dumps(MODEL), "--size", "64", "--device", "cpu"]
+    assert main(["predict", *model, "--dataset", str(root / "raw"), "--split", str(root / "split.json"),
+                 "--out", str(root / "pred.npz")]) == 0
+    with np.load(root / "pred.npz") as data:
+        assert data["pred"].shape[1:] == (48, 64) and list(data["classes"]) == CLASSES["names"]
+    assert main(["score", "segmentation", str(root / "pred.npz"), "--out", str(root / "scores.json")]) == 0
+    scores = read_json(root / "scores.json")
+    assert list(scores["IoU"]) == CLASSES["names"] and 0 <= scores["mIoU"] <= 100
+
+
+def test_explanations_of_the_users_classes_are_scored(sock_task):
+    root = sock_task
+    model = ["--weights", str(root / "model/model.pth"), "--model", json.dumps(MODEL), "--size", "64", "--device", "cpu"]
+    cfg = {"target_layer": "decode_head.conv_seg:input", "target_classes": ["toe", "heel"], "region": "truth",
+           "num_images": 3}
+    assert main(["explain", *model, "--method", "gradcam", "--params", json.dumps(cfg), "--datasets",
+                 json.dumps({"photos": [str(root / "raw"), str(root / "split.json")]}), "--out", str(root / "xai")]) == 0
+    meta = read_json(root / "xai/meta.json")
+    assert meta["classes"] == ["toe", "heel"] and meta["class_set"]["names"] == CLASSES["names"]
+    assert (root / "xai/overlays" / f"{meta['ids'][0]}_toe.png").is_file()
+    assert main(["score", "explanations", str(root / "xai"), *model, "--datasets",
+                 json.dumps({"photos": str(root / "raw")}), "--params", json.dumps({"deletion_steps": 2, "sanity_images": 1}),
+                 "--out", str(root / "xai_scores.json")]) == 0
+    localisation = read_json(root / "xai_scores.json")["localisation"]
+    assert set(localisation) == {"toe", "heel"} and set(localisation["toe"]["share_on"]) == set(CLASSES["names"])
+
+
+def test_a_model_with_another_class_count_or_an_unknown_class_is_refused(sock_task, tmp_path, capsys):
+    root = sock_task
+    sources = [{"dataset": str(root / "raw"), "split": str(root / "split.json"), "fraction": 1.0}]
+    three = dict(MODEL, num_classes=3)
+    assert main(["train", "--sources", json.dumps(sources), "--model", json.dumps(three), "--params", json.dumps(TRAIN),
+                 "--size", "64", "--device", "cpu", "--out", str(tmp_path / "m")]) == 2
+    assert "3 outputs, the data has 4 classes ['floor', 'sock', 'heel', 'toe']" in capsys.readouterr().err
+    assert not (tmp_path / "m" / "model.pth").exists()
+    assert main(["ingest", "--format", "masks", "--domain", "photos", "--images", str(root / "photos/images"),
+                 "--masks", str(root / "photos/masks"), "--class-map", json.dumps({"10": "floor", "20": "cuff"}),
+                 "--classes", json.dumps(CLASSES), "--out", str(tmp_path / "raw")]) == 2
+    assert "unknown class 'cuff'" in capsys.readouterr().err and not (tmp_path / "raw").exists()
