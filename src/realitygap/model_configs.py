@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from realitygap.io import InputError
 from realitygap.losses import loss_config
+from realitygap.user_models import is_user_model, user_model_config
 
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
@@ -63,7 +64,9 @@ def _backbone_and_head(model: dict, norm: dict | None, loss: list[dict]) -> tupl
 
 
 def stride(model: dict) -> int:
-    """The factor the image size must be divisible by."""
+    """The factor the image size must be divisible by (a user's config pads its inputs itself: 1)."""
+    if is_user_model(model):
+        return 1
     if model["arch"] in ("fcn", "deeplabv3plus"):
         return 8
     if model["arch"] == "segformer":
@@ -77,6 +80,8 @@ def model_config(model: dict, size: int, loss: str | list | None = None, class_w
     `loss`, else the entry's own `loss`, else cross-entropy; `class_weights` resolve `frequency` weights."""
     if not isinstance(model.get("num_classes"), int) or model["num_classes"] < 2:
         raise InputError(f"model entry {model}: `num_classes` (the number of classes, at least 2) is missing")
+    if is_user_model(model):      # the user's own config: its own heads, losses and preprocessing
+        return user_model_config(model)
     if size % stride(model):
         raise ValueError(f"image size {size} must be divisible by {stride(model)} for model {model}")
     if model.get("norm", True) is False and model["arch"] not in ("unet", "encdec"):

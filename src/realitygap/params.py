@@ -81,6 +81,11 @@ def check_references(cfg: dict, schema: dict) -> None:
     for key in ("predict/test_domains", "explain/domains"):
         section, name = key.split("/")
         problems += [f"{key}: unknown domain {d!r}" for d in cfg[section][name] if d not in domains]
+    for name, entry in cfg["train"]["models"].items():
+        if entry.get("frozen_mix") and entry["frozen_mix"] not in cfg["train"]["mixes"]:
+            problems.append(f"train/models/{name}/frozen_mix: {entry['frozen_mix']!r} is not in train/mixes")
+        if entry.get("frozen_mix") and not entry.get("checkpoint"):
+            problems.append(f"train/models/{name}/frozen_mix: a frozen model needs its checkpoint")
     if cfg["train"]["primary_model"] not in cfg["train"]["models"]:
         problems.append(f"train/primary_model: {cfg['train']['primary_model']!r} is not in train/models")
     problems += [f"explain/models: {m!r} is not in train/models" for m in cfg["explain"]["models"]

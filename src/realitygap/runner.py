@@ -136,6 +136,20 @@ def run_runner(config: dict, device: str = "auto", hooks: tuple = (), channels_l
     return runner
 
 
+def initial_weights_hook(state: dict):
+    """An mmengine hook that starts a fresh run (not a resumed one) from the weights `state`: fine-tuning from a
+    user's checkpoint. It acts before the first iteration, after mmengine's own weight init and resume."""
+    from mmengine.hooks import Hook
+
+    class InitialWeights(Hook):
+        priority = "VERY_HIGH"
+
+        def before_train(self, runner) -> None:
+            if runner.iter == 0:
+                trained_net(runner).load_state_dict(state)
+    return InitialWeights()
+
+
 def trained_net(runner) -> torch.nn.Module:
     """The Runner's model, unwrapped from a distributed wrapper if there is one."""
     return runner.model.module if hasattr(runner.model, "module") else runner.model
@@ -165,7 +179,8 @@ def run_fingerprint(sources: list[dict], val_sources: list[dict], model: dict, c
     """A hash of everything a training run depends on: its params, and the manifests and split files of its
     data (a re-rendered dataset keeps its sample ids but not its manifest)."""
     files = sorted({str(Path(src["dataset"]) / "manifest.json") for src in sources + val_sources}
-                   | {src["split"] for src in sources + val_sources if src.get("split")})
+                   | {src["split"] for src in sources + val_sources if src.get("split")}
+                   | {model[key] for key in ("config", "checkpoint") if model.get(key)})      # a user's model
     digest = hashlib.sha256(json.dumps([sources, val_sources, model, cfg, size, seed], sort_keys=True).encode())
     for name in files:
         digest.update(Path(name).read_bytes())

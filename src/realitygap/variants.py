@@ -48,7 +48,7 @@ def check_variants(experiments: dict, size: int, schema: dict, num_classes: int)
 
     from realitygap.model_configs import model_config
 
-    validator = Draft202012Validator({"$ref": "#/$defs/model", "$defs": schema["$defs"]})
+    validator = Draft202012Validator({"$ref": "#/$defs/our_model", "$defs": schema["$defs"]})
     problems = []
     for name, model in expand_variants(experiments).items():
         errors = [e.message for e in validator.iter_errors(model)]

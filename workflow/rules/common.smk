@@ -180,6 +180,12 @@ def mix_input_files(wc):
     return sorted(set(files))
 
 
+def model_files(wc):
+    """A user's model's config file and checkpoint: inputs of the jobs that build it (changes rerun them)."""
+    entry = config["train"]["models"][wc.model]
+    return [entry[k] for k in ("config", "checkpoint") if k in entry]
+
+
 def training_seed(wc):
     """The global seed, plus k for replicate `seed<k>` of the gap-closure study."""
     return SEED + int(getattr(wc, "replicate", "seed0")[len("seed"):])

@@ -1,6 +1,7 @@
 rule train:
     input:
         mix_input_files,
+        model_files,
         code=code("train.stage"),
     output:
         weights="results/models/{mix}/{model}/model.pth",

@@ -24,6 +24,7 @@ import optuna
 from mmengine.hooks import Hook
 from optuna.trial import TrialState
 
+from realitygap.classes import dataset_classes
 from realitygap.data import Sample, load_samples
 from realitygap.seeding import derive_seed
 from realitygap.simsearch.plugins import render_look

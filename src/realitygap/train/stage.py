@@ -15,9 +15,10 @@ from pathlib import Path
 from realitygap.classes import common_classes
 from realitygap.data import load_samples, source_samples
 from realitygap.io import write_json
-from realitygap.models import save_weights
-from realitygap.runner import claim_work_dir, fit, run_fingerprint, trained_net, training_loss
+from realitygap.models import build_model, load_weights, save_weights
+from realitygap.runner import claim_work_dir, fit, initial_weights_hook, run_fingerprint, trained_net, training_loss
 from realitygap.seeding import derive_seed
+from realitygap.user_models import read_state_dict
 
 
 def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: dict, size: int, seed: int, out: str | os.PathLike,
@@ -35,10 +36,14 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
         raise ValueError(f"train: mix {mix!r} has no training samples")
     classes = common_classes([src["dataset"] for src in sources + val_sources])
     out = Path(out)
+    if model.get("frozen_mix") == mix:
+        return import_checkpoint(model, size, mix, name, classes.names, out)
     work_dir = out / "work_dir"
     claim_work_dir(work_dir, run_fingerprint(sources, val_sources, model, cfg, size, run_seed))
     started = time.time()
-    runner = fit(model, cfg, size, train, val or train[:8], work_dir, run_seed, classes, device)
+    hooks = (initial_weights_hook(read_state_dict(model["checkpoint"], model.get("trust_checkpoint", False))),) \
+        if model.get("checkpoint") else ()
+    runner = fit(model, cfg, size, train, val or train[:8], work_dir, run_seed, classes, device, hooks=hooks)
     elapsed = time.time() - started
     save_weights(trained_net(runner), out / "model.pth")
     val_scores = {key[len("val/"):]: float(buf.current()) for key, buf in runner.message_hub.log_scalars.items()
@@ -50,4 +55,16 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
                "iters": cfg["iters"], "elapsed_s": round(elapsed, 2), "seed": run_seed, "val": val_scores}
     write_json(out / "train.json", summary)
     logging.getLogger(__name__).info("trained %s on %s in %.1fs", name, mix, elapsed)
+    return summary
+
+
+def import_checkpoint(model: dict, size: int, mix: str, name: str, classes: tuple[str, ...], out: Path) -> dict:
+    """A user's frozen model as the model of `mix`: built from its config, its checkpoint loaded (so a file that
+    does not fit fails here, naming itself) and written as `<out>/model.pth`, with `train.json`."""
+    net = load_weights(lambda: build_model(model, size), model["checkpoint"], "cpu", "the model entry's checkpoint",
+                       trust=model.get("trust_checkpoint", False))
+    save_weights(net, out / "model.pth")
+    summary = {"mix": mix, "name": name, "model": model, "classes": list(classes), "frozen": True, "iters": 0,
+               "checkpoint": str(model["checkpoint"])}
+    write_json(out / "train.json", summary)
     return summary
