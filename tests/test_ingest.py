@@ -120,3 +120,46 @@ def test_render_export_ingest_round_trips(rendered, tmp_path):
         assert np.array_equal(read_mask(tmp_path / f"a/masks/{sid}.png"), truth)
         assert np.array_equal(read_mask(tmp_path / f"b/masks/{sid}.png"), truth)
         assert (tmp_path / f"b/images/{sid}.png").read_bytes() == (dataset / f"images/{sid}.png").read_bytes()
+
+
+def _simulator_files(tmp_path, images, size=(24, 32)):
+    """Depth maps and a render-parameter table for the images of `_folders`."""
+    (tmp_path / "depth").mkdir()
+    for i in range(3):
+        np.save(tmp_path / "depth" / f"a{i}.npy", np.full(size, 1.5 + i, np.float32))
+    (tmp_path / "params.csv").write_text("image,light,blur\na0.png,0.1,1\na1.png,0.3,2\na2.png,0.5,3\n")
+    return {"depth": str(tmp_path / "depth"), "render_params": str(tmp_path / "params.csv"), "factors": ["light", "blur"]}
+
+
+def test_a_simulators_depth_and_render_parameters_are_ingested(tmp_path):
+    from realitygap.data import load_samples
+    from realitygap.experiments.groups import image_groups, sample_meta
+    from realitygap.io import read_depth
+
+    images, masks = _folders(tmp_path)
+    simulator = _simulator_files(tmp_path, images)
+    manifest = ingest_mask_folders(images, masks, CLASS_MAP, CLASSES, "mine", tmp_path / "out", simulator=simulator)
+    assert manifest["factors"] == {"blur": 2.0, "light": 0.3}           # the domain's look: per-factor means
+    samples = {s.id: s for s in load_samples(tmp_path / "out")}
+    assert read_depth(samples["a2"].depth, (24, 32)).max() == 3.5
+    assert image_groups("mine", sample_meta(samples["a1"]), ["domain", "light", "state"]) == ["domain=mine", "light=0.3"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda p: (p / "depth" / "a1.npy").unlink(), r"depth: no depth map for images \['a1'\]"),
+    (lambda p: np.save(p / "depth" / "a1.npy", np.zeros((5, 5))), "a1.npy: depth size 5x5 does not match its image 32x24"),
+    (lambda p: (p / "params.csv").write_text("image,light,blur\na0.png,0.1,1\n"), "2 images have no row"),
+    (lambda p: (p / "params.csv").write_text("image,light,blur\na0.png,0.1,1\na1.png,0.3,2\na2.png,0.5,3\nzz.png,1,1\n"),
+     "row 5: image 'zz' is not among the images"),
+    (lambda p: (p / "params.csv").write_text("image,light,fog\na0.png,0.1,1\na1.png,0.3,2\na2.png,0.5,3\n"),
+     r"row 2: unknown factors \['fog'\]"),
+    (lambda p: (p / "params.csv").write_text("image,light,blur\na0.png,dim,1\na1.png,0.3,2\na2.png,0.5,3\n"),
+     "row 2: factor values must be numbers"),
+])
+def test_bad_simulator_files_are_named_and_nothing_is_written(tmp_path, change, message):
+    images, masks = _folders(tmp_path)
+    simulator = _simulator_files(tmp_path, images)
+    change(tmp_path)
+    with pytest.raises(InputError, match=message):
+        ingest_mask_folders(images, masks, CLASS_MAP, CLASSES, "mine", tmp_path / "out", simulator=simulator)
+    assert not (tmp_path / "out").exists()

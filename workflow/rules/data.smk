@@ -23,14 +23,15 @@ rule render:
 
 def ingest_files(wc):
     spec = config["ingest"][wc.ingested]
-    return [spec[k] for k in ("images", "masks", "coco", "tags") if k in spec]
+    return [spec[k] for k in ("images", "masks", "coco", "tags", "depth", "render_params") if k in spec]
 
 
 def ingest_args(wc):
     spec = config["ingest"][wc.ingested]
     args = ["--format", spec["format"], "--images", spec["images"]]
-    for key in ("masks", "coco", "tags"):
-        args += [f"--{key}", spec[key]] if key in spec else []
+    for key in ("masks", "coco", "tags", "depth", "render_params"):
+        args += [f"--{key.replace('_', '-')}", spec[key]] if key in spec else []
+    args += ["--factors", as_json(spec["factors"])] if "factors" in spec else []
     return shlex.join(args + ["--class-map", as_json(spec.get("class_map", {})), "--classes", as_json(config["classes"])])
 
 

@@ -25,8 +25,9 @@ def meta_path(sample: Sample) -> Path:
 
 
 def has_scene(sample: Sample) -> bool:
-    """Whether the sample was rendered by our renderer (its scene can be rendered again)."""
-    return meta_path(sample).is_file()
+    """Whether the sample was rendered by our renderer (its scene can be rendered again); an ingested image's
+    metadata holds the user's render parameters, no scene."""
+    return meta_path(sample).is_file() and "scene" in read_json(meta_path(sample))
 
 
 def scene_meta(sample: Sample) -> dict:
@@ -34,7 +35,10 @@ def scene_meta(sample: Sample) -> dict:
     path = meta_path(sample)
     if not path.is_file():
         raise InputError(f"{path}: missing; policy 'randomise' re-renders scenes and works on rendered domains only")
-    return read_json(path)
+    meta = read_json(path)
+    if "scene" not in meta:
+        raise InputError(f"{path}: no scene (an ingested image); policy 'randomise' re-renders rendered domains only")
+    return meta
 
 
 class DomainRandomisation(Policy):

@@ -24,13 +24,18 @@ def sample_meta(sample: Sample) -> dict | None:
 
 
 def image_groups(domain: str, meta: dict | None, attributes: list[str]) -> list[str]:
-    """The groups (`attr=value`) an image belongs to; several per attribute when its towels differ."""
+    """The groups (`attr=value`) an image belongs to; several per attribute when its towels differ. Besides
+    `ATTRIBUTES`, an attribute may name a render parameter of the image's metadata (an ingested domain's
+    table, or a drawn factor of ours): its value is the group."""
     groups = []
     for attr in attributes:
+        factors = (meta or {}).get("factors", {})
         if attr == "domain":
             values = {domain}
-        elif meta is None:
-            values = set()          # ingested data has no scene attributes
+        elif attr in factors and attr != "lighting":
+            values = {f"{factors[attr]:g}"}
+        elif meta is None or ("scene" not in meta and attr in ATTRIBUTES):
+            values = set()          # an image without our scene metadata has no scene attributes
         elif attr == "state":
             values = {t["state"] for t in meta["scene"]["towels"]}
         elif attr == "category":
@@ -39,8 +44,10 @@ def image_groups(domain: str, meta: dict | None, attributes: list[str]) -> list[
             values = {str(len(meta["scene"]["towels"]))}
         elif attr == "lighting":
             values = {"uneven" if meta["factors"].get("light_gradient", 0) >= 0.25 else "even"}
+        elif "scene" in meta:
+            raise ValueError(f"unknown group attribute {attr!r} (known: {list(ATTRIBUTES)} or a render parameter)")
         else:
-            raise ValueError(f"unknown group attribute {attr!r} (known: {list(ATTRIBUTES)})")
+            values = set()          # a parameter this image's table does not have
         groups += [f"{attr}={v}" for v in sorted(values)]
     return groups
 

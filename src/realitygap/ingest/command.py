@@ -22,6 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="JSON {names, palette, ignore_index}: the task's class set (params' `classes`)")
     p.add_argument("--tags", help="image-level tags (CSV: image + a 0/1 column per class; JSON: image -> "
                                   "[classes]), checked and kept as the dataset's tags.json")
+    p.add_argument("--depth", help="a simulator's depth maps: folder of <image stem>.npy/.npz/.png/.tif")
+    p.add_argument("--render-params", help="a simulator's per-image render parameters (CSV: image + a column per "
+                                            "factor; JSON: image -> {factor: value})")
+    p.add_argument("--factors", type=json_arg, help="JSON list: the factors the table must have, and only those")
     p.add_argument("--out", required=True, help="output dataset folder")
 
 
@@ -29,11 +33,12 @@ def main(a: argparse.Namespace) -> None:
     from realitygap import ingest
     from realitygap.classes import ClassSet
     classes = ClassSet.from_json(a.classes)
+    simulator = {"depth": a.depth, "render_params": a.render_params, "factors": a.factors}
     if {"masks": a.masks, "coco": a.coco}.get(a.format, True) is None:
         raise InputError(f"ingest --format {a.format} needs --{a.format}")
     if a.format == "masks":
-        ingest.ingest_mask_folders(a.images, a.masks, a.class_map, classes, a.domain, a.out, a.tags)
+        ingest.ingest_mask_folders(a.images, a.masks, a.class_map, classes, a.domain, a.out, a.tags, simulator)
     elif a.format == "coco":
-        ingest.ingest_coco(a.coco, a.images, a.class_map, classes, a.domain, a.out, a.tags)
+        ingest.ingest_coco(a.coco, a.images, a.class_map, classes, a.domain, a.out, a.tags, simulator)
     else:
         ingest.ingest_unlabeled(a.images, classes, a.domain, a.out, a.tags)

@@ -14,7 +14,8 @@ import numpy as np
 
 from realitygap.classes import ClassSet
 from realitygap.coco import annotation_mask
-from realitygap.io import InputError, atomic_dir, read_image, read_json, read_mask, write_json, write_png
+from realitygap.ingest.extras import domain_factors, read_depth_folder, read_render_params
+from realitygap.io import InputError, atomic_dir, read_image, read_json, read_mask, save_npz, write_json, write_png
 from realitygap.tags import read_tags
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
@@ -48,11 +49,24 @@ def _value_map(class_map: dict, classes: ClassSet, source: str) -> np.ndarray:
     return lut
 
 
+def _simulator_extras(samples: list, simulator: dict | None) -> tuple[dict, dict]:
+    """Depth maps and the render-parameter table of a simulator's domain (`simulator`: {depth, render_params,
+    factors}), each checked against the images; empty without them."""
+    simulator = simulator or {}
+    depth = read_depth_folder(simulator["depth"], {sid: image.shape[:2] for sid, image, _ in samples}) \
+        if simulator.get("depth") else {}
+    table = read_render_params(simulator["render_params"], [sid for sid, _, _ in samples], simulator.get("factors")) \
+        if simulator.get("render_params") else {}
+    return depth, table
+
+
 def _write_dataset(out: Path, domain: str, samples: list[tuple[str, np.ndarray, np.ndarray | None]],
-                   classes: ClassSet, extra: dict | None = None, tags: str | os.PathLike | None = None) -> dict:
+                   classes: ClassSet, extra: dict | None = None, tags: str | os.PathLike | None = None,
+                   simulator: dict | None = None) -> dict:
     extra = dict(extra or {})
     if tags is not None:       # image-level tags, checked against the images (pseudolabel's input)
         extra["tags.json"] = read_tags(tags, [sid for sid, _, _ in samples], classes)
+    depth, table = _simulator_extras(samples, simulator)
     entries = []
     with atomic_dir(out) as tmp:
         for sid, image, mask in samples:
@@ -61,8 +75,15 @@ def _write_dataset(out: Path, domain: str, samples: list[tuple[str, np.ndarray, 
             if mask is not None:
                 write_png(tmp / "masks" / f"{sid}.png", mask)
                 entry["mask"] = f"masks/{sid}.png"
+            if sid in depth:
+                save_npz(tmp / "depth" / f"{sid}.npz", depth=depth[sid])
+                entry["depth"] = f"depth/{sid}.npz"
+            if sid in table:
+                write_json(tmp / "meta" / f"{sid}.json", {"factors": table[sid]})
             entries.append(entry)
         manifest = {"domain": domain, "classes": classes.to_json(), "source": "ingest", "samples": entries}
+        if table:
+            manifest["factors"] = domain_factors(table)
         for name, data in extra.items():
             write_json(tmp / name, data)
         write_json(tmp / "manifest.json", manifest)
@@ -70,8 +91,10 @@ def _write_dataset(out: Path, domain: str, samples: list[tuple[str, np.ndarray, 
 
 
 def ingest_mask_folders(images: str | os.PathLike, masks: str | os.PathLike, class_map: dict, classes: ClassSet,
-                        domain: str, out: str | os.PathLike, tags: str | os.PathLike | None = None) -> dict:
-    """Import `images/<stem>.*` with `masks/<stem>.png`; mask values are mapped by `class_map` onto `classes`."""
+                        domain: str, out: str | os.PathLike, tags: str | os.PathLike | None = None,
+                        simulator: dict | None = None) -> dict:
+    """Import `images/<stem>.*` with `masks/<stem>.png`; mask values are mapped by `class_map` onto `classes`.
+    `simulator` ({depth, render_params, factors}) adds a simulator's depth maps and render-parameter table."""
     images, masks = Path(images), Path(masks)
     lut = _value_map(class_map, classes, "class map")
     samples = []
@@ -85,7 +108,7 @@ def ingest_mask_folders(images: str | os.PathLike, masks: str | os.PathLike, cla
             raise InputError(f"{mask_path}: mask values {bad} are not in the class map {sorted(class_map)}")
         samples.append((path.stem, image, labels.astype(np.uint8)))
     _check_unique([s[0] for s in samples], images)
-    return _write_dataset(Path(out), domain, samples, classes, tags=tags)
+    return _write_dataset(Path(out), domain, samples, classes, tags=tags, simulator=simulator)
 
 
 def ingest_unlabeled(images: str | os.PathLike, classes: ClassSet, domain: str, out: str | os.PathLike,
@@ -135,7 +158,8 @@ def _check_annotation(ann: dict, image: dict, categories: set, source: Path) -> 
 
 
 def ingest_coco(coco_json: str | os.PathLike, images: str | os.PathLike, class_map: dict, classes: ClassSet,
-                domain: str, out: str | os.PathLike, tags: str | os.PathLike | None = None) -> dict:
+                domain: str, out: str | os.PathLike, tags: str | os.PathLike | None = None,
+                simulator: dict | None = None) -> dict:
     """Import a COCO instance data set. `class_map` maps category names to classes of `classes`; masks are
     painted in label order (a later class over an earlier one), unmapped categories are refused."""
     source, images = Path(coco_json), Path(images)
@@ -168,4 +192,4 @@ def ingest_coco(coco_json: str | os.PathLike, images: str | os.PathLike, class_m
     _check_unique([s[0] for s in samples], source, "image file stem")
     stems = {im["id"]: Path(im["file_name"]).stem for im in coco["images"]}
     instances = dict(coco, images=[dict(im, file_name=f"images/{stems[im['id']]}.png") for im in coco["images"]])
-    return _write_dataset(Path(out), domain, samples, classes, {"instances.json": instances}, tags)
+    return _write_dataset(Path(out), domain, samples, classes, {"instances.json": instances}, tags, simulator)
