@@ -76,7 +76,7 @@ def normalise(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
         mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
         std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
         return (x - mean) / std
-    if not pre.channel_conversion:
+    if not getattr(pre, "channel_conversion", getattr(pre, "_channel_conversion", True)):   # mmseg's, mmengine's name
         x = x.flip(1)
     return (x - pre.mean.to(x.device).view(1, -1, 1, 1)) / pre.std.to(x.device).view(1, -1, 1, 1)
 
