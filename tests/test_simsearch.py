@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from realitygap.io import InputError, read_image, read_json
 from realitygap.render.stage import run_render
-from realitygap.simsearch.plugins import PluginError, render_look, render_with
+from realitygap.renderers import PluginError, render_look, render_with
 from realitygap.simsearch.space import check_space, look_of, raw_params, suggest
 from realitygap.simsearch.study import PruningHook, open_study, search_setup
 from tests.conftest import SCENE, SIM, tools_env, bench_classes

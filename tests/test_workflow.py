@@ -40,7 +40,7 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     assert "train" in metrics["timings_s"]
     for method in ("gradcam", "saliency", "minmax_cam", "rise"):
         folder = tiny_run / "results/explanations/real/unet" / method
-        assert (folder / "maps.npz").exists() and list((folder / "overlays").glob("*.png"))
+        assert (folder / "maps.npz").exists() and list((folder / "overlays/real").glob("*.png"))
         xai = metrics["explanations"]["sim"][method]
         assert {"average_drop", "average_retention", "deletion_auc", "insertion_auc"} <= set(xai["faithfulness"]["seam"])
         assert "energy_pointing_game" in xai["localisation"]["seam"]
@@ -323,3 +323,32 @@ def test_interrupted_run_resumes_training_to_the_same_model(tmp_path):
     expected, resumed = (torch.load(w / target, weights_only=True) for w in (whole, cut))
     for key in expected:
         torch.testing.assert_close(resumed[key], expected[key], rtol=0, atol=0)
+
+
+def test_the_whole_workflow_runs_on_a_task_of_its_own(tmp_path):
+    """The whole DAG on a task our renderer did not make (tests/byo_task.py): four classes under other names,
+    64x48 renders with depth and a render-parameter table, 80x60 photos, a frozen mmseg model of the task's own
+    config and checkpoint, and its generator as the command-renderer plugin of the search and of `randomise`."""
+    from tests.byo_task import CLASSES, write_task
+
+    write_task(tmp_path, REPO)
+    result = snakemake(tmp_path)
+    assert result.returncode == 0, result.stderr[-5000:]
+    metrics = json.loads((tmp_path / "results/report/metrics.json").read_text())
+    for row in metrics["semantic"]["matrix"].values():
+        assert set(row) == {"sim", "real"}
+        assert all(list(cell["IoU"]) == CLASSES["names"] for cell in row.values())
+    assert {"sim", "real", "sim+real10", "searched", "aug_randomise"} <= set(metrics["semantic"]["matrix"])
+    assert json.loads((tmp_path / "results/models/sim/mine/train.json").read_text())["frozen"] is True
+    with np.load(tmp_path / "results/predictions/sim/mine/real.npz") as data:
+        assert data["pred"].shape[1:] == (60, 80)                      # each domain at its own size
+    assert set(metrics["explanations"]["sim"]["gradcam"]["localisation"]) == {"toe", "heel"}
+    diagnosis = json.loads((tmp_path / "results/explanations/diagnosis/mine/diagnosis.json").read_text())
+    assert diagnosis["class"] == "toe" and {"floor", "sock", "heel", "toe"} <= {r["region"] for r in diagnosis["regions"]}
+    manifest = json.loads((tmp_path / "data/raw/sim/manifest.json").read_text())
+    assert set(manifest["factors"]) == {"noise", "toe_contrast", "stripes"}
+    randomised = json.loads((tmp_path / "data/augmented/randomise/manifest.json").read_text())
+    assert randomised["classes"]["names"] == CLASSES["names"]
+    assert metrics["simsearch"]["trials"] >= 1 and set(metrics["simsearch"]["best_params"]) >= {"stripes"}
+    html = (tmp_path / "results/report/report.html").read_text()
+    assert "real IoU toe" in html and "towel" not in html.split("Parameters and software")[0]

@@ -77,7 +77,7 @@ def test_explanations_of_the_users_classes_are_scored(sock_task):
                  json.dumps({"photos": [str(root / "raw"), str(root / "split.json")]}), "--out", str(root / "xai")]) == 0
     meta = read_json(root / "xai/meta.json")
     assert meta["classes"] == ["toe", "heel"] and meta["class_set"]["names"] == CLASSES["names"]
-    assert (root / "xai/overlays" / f"{meta['ids'][0]}_toe.png").is_file()
+    assert (root / "xai/overlays/photos" / f"{meta['ids'][0]}_toe.png").is_file()
     assert main(["score", "explanations", str(root / "xai"), *model, "--datasets",
                  json.dumps({"photos": str(root / "raw")}), "--params", json.dumps({"deletion_steps": 2, "sanity_images": 1}),
                  "--out", str(root / "xai_scores.json")]) == 0

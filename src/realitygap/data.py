@@ -51,3 +51,13 @@ def source_samples(sources: list[dict], seed: int, split: str = "train") -> list
     """The samples of `split` of every source `{dataset, split, fraction}` of a mix, in order."""
     return [s for src in sources for s in load_samples(src["dataset"], src.get("split"), split,
                                                        src.get("fraction", 1.0), seed)]
+
+
+def samples_of(ids: list[str], domains: list[str], datasets: dict[str, str]) -> list[Sample]:
+    """The samples named by the parallel lists `ids` and `domains` (an explain output's), from `datasets`
+    ({domain: dataset}): ids are unique within a domain only (two ingested domains may both have `s000`)."""
+    by_key = {(domain, s.id): s for domain, dataset in datasets.items() for s in load_samples(dataset)}
+    missing = [f"{d}/{i}" for i, d in zip(ids, domains) if (d, i) not in by_key]
+    if missing:
+        raise InputError(f"explained images {missing[:5]} are not in the datasets {sorted(datasets)}")
+    return [by_key[(d, i)] for i, d in zip(ids, domains)]

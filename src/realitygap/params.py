@@ -100,7 +100,8 @@ def check_references(cfg: dict, schema: dict) -> None:
             problems.append(f"diagnose/{key}: {cfg['diagnose'][key]!r} is not in train/mixes")
     if cfg["augment"]["source_mix"] not in cfg["train"]["mixes"]:
         problems.append(f"augment/source_mix: {cfg['augment']['source_mix']!r} is not in train/mixes")
-    problems += augment_problems(cfg["augment"], domains, cfg["explain"]["methods"])
+    problems += augment_problems(cfg["augment"], domains, cfg["explain"]["methods"],
+                                 cfg["simsearch"]["renderer"]["type"] == "builtin")
     problems += simsearch_problems(cfg["simsearch"], rendered, domains)
     if "experiments" in cfg:
         problems += experiments_problems(cfg["experiments"], cfg, rendered, schema)
@@ -171,7 +172,7 @@ def split_problems(cfg: dict, domains: set[str]) -> list[str]:
     return problems
 
 
-def augment_problems(aug: dict, domains: set[str], methods: list[str]) -> list[str]:
+def augment_problems(aug: dict, domains: set[str], methods: list[str], builtin: bool = True) -> list[str]:
     """Composed policies name defined, non-composed policies; the reference domain exists."""
     problems = []
     for name, cfg in aug["policies"].items():
@@ -183,6 +184,11 @@ def augment_problems(aug: dict, domains: set[str], methods: list[str]) -> list[s
         problems.append(f"augment/reference_domain: unknown domain {ref!r}")
     problems += [f"augment/explain_methods: {m!r} is not in explain/methods" for m in aug.get("explain_methods", [])
                  if m not in methods]
+    if builtin:      # the builtin renderer re-renders: its factors only (a plugin's parameters are its own)
+        known = set(DomainFactors.__dataclass_fields__)
+        problems += [f"augment/policies/{name}/factors/{f}: not a render factor of the builtin renderer"
+                     for name, cfg in aug["policies"].items() if cfg.get("type") == "randomise"
+                     for f in cfg.get("factors", {}) if f not in known]
     return problems
 
 
@@ -208,7 +214,7 @@ def instance_problems(inst: dict, cfg: dict) -> list[str]:
                  if mix not in inst["mixes"]]
     if inst["explain"]["domain"] not in inst["test_domains"]:
         problems.append(f"instance/explain/domain: {inst['explain']['domain']!r} is not in instance/test_domains")
-    for domain in inst["test_domains"]:
+    for domain in inst["test_domains"] if inst["mixes"] or inst["longtail"]["mixes"] else []:   # the track runs
         ingested = cfg.get("ingest", {}).get(domain)
         if domain not in cfg["render"]["domains"] and (ingested is None or ingested["format"] != "coco"):
             problems.append(f"instance/test_domains: {domain!r} is neither rendered nor ingested from COCO")
@@ -232,6 +238,10 @@ def pseudolabel_problems(pl: dict, cfg: dict, domains: set[str]) -> list[str]:
     problems = [] if pl["domain"] in domains else [f"pseudolabel/domain: unknown domain {pl['domain']!r}"]
     problems += [f"pseudolabel/classifier/sources: unknown domain {d!r}" for d in pl["classifier"]["sources"]
                  if d not in domains]
+    primary = cfg["train"]["models"][cfg["train"]["primary_model"]]
+    if "model" not in pl and (primary.get("arch") not in ("unet", "encdec")):
+        problems.append("pseudolabel/model: the tag classifier needs a unet or encdec model; train/primary_model is "
+                        "not one, so name the classifier's own model here")
     if pl["cams"]["refine"] not in pl["cams"]["methods"]:
         problems.append(f"pseudolabel/cams/refine: {pl['cams']['refine']!r} is not in pseudolabel/cams/methods")
     if pl["tags"] == "predicted" and pl["witness_mix"] not in cfg["train"]["mixes"]:
@@ -261,10 +271,12 @@ def rendered_categories(cfg: dict) -> dict[str, float]:
 
 
 def simsearch_problems(search: dict, rendered: set[str], domains: set[str]) -> list[str]:
-    """The base domain is rendered, the target exists, and every range is [low, high]."""
+    """The base domain is rendered (or, for a renderer plugin, exists), the target exists, and every range is
+    [low, high]."""
     problems = []
-    if search["base"] not in rendered:
-        problems.append(f"simsearch/base: {search['base']!r} is not in render/domains")
+    if search["base"] not in (rendered if search["renderer"]["type"] == "builtin" else domains):
+        problems.append(f"simsearch/base: {search['base']!r} is not in render/domains"
+                        + (" (a renderer plugin may start from an ingested domain)" if search["base"] in domains else ""))
     if search["target"] not in domains:
         problems.append(f"simsearch/target: unknown domain {search['target']!r}")
     for name, spec in search["space"].items():

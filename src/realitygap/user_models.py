@@ -1,5 +1,5 @@
 """A user's own segmentation model: an mmseg 1.x config file (its `custom_imports` registering the user's
-modules) and a checkpoint, named by a params model entry `{config, checkpoint, frozen_mix, trust_checkpoint}`.
+modules, found beside the config too) and a checkpoint, named by a params model entry `{config, checkpoint, frozen_mix, trust_checkpoint}`.
 
 The config's `model` is built as it is, with every pretrained-weights reference removed (weights come from
 the checkpoint the user points at; nothing is downloaded), after checking that its heads have as many
@@ -11,6 +11,7 @@ mmengine checkpoint's weights-only form; a checkpoint holding training state (op
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from realitygap.io import InputError
@@ -50,10 +51,13 @@ def user_model_config(model: dict) -> dict:
     path = Path(model["config"])
     if not path.is_file():
         raise InputError(f"{path}: model config file not found")
+    sys.path.insert(0, str(path.resolve().parent))     # the user's modules may sit beside the config
     try:
         cfg = Config.fromfile(str(path))       # imports the config's custom_imports (the user's own modules)
     except Exception as err:                   # a config is Python: any error in it is the file's
         raise InputError(f"{path}: cannot read the model config ({type(err).__name__}: {err})") from err
+    finally:
+        sys.path.remove(str(path.resolve().parent))
     if "model" not in cfg:
         raise InputError(f"{path}: the config defines no `model`")
     config = _without_pretrained(cfg.to_dict()["model"])

@@ -52,7 +52,7 @@ REPORT = expand("results/report/{name}", name=["metrics.json", "summary.md", "re
 
 wildcard_constraints:
     domain="|".join(DOMAINS + [SEARCHED]),
-    rendered="|".join(RENDERED),
+    rendered="|".join(RENDERED) or "(?!)",
     ingested="|".join(INGESTED) or "(?!)",
     mix="|".join(m.replace("+", r"\+") for m in MIXES),
     model="|".join(MODELS),
@@ -182,7 +182,7 @@ def mix_input_files(wc):
 
 def model_files(wc):
     """A user's model's config file and checkpoint: inputs of the jobs that build it (changes rerun them)."""
-    entry = config["train"]["models"][wc.model]
+    entry = config["train"]["models"].get(getattr(wc, "model", None), {})     # rules beside `train` have no model
     return [entry[k] for k in ("config", "checkpoint") if k in entry]
 
 

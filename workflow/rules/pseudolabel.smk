@@ -27,7 +27,7 @@ rule pseudolabel_classifier:
         tags=f"{PL_ROOT}/classifier/tags.json",
     params:
         sources=as_json([raw_source(d) for d in PSEUDO["classifier"]["sources"]]),
-        model=model_of(PRIMARY),
+        model=lambda wc: as_json((PSEUDO.get("model") or config["train"]["models"][PRIMARY]) | {"num_classes": NUM_CLASSES}),
         pl=lambda wc: as_json({k: v for k, v in PSEUDO.items() if k not in PL_LABEL_KEYS + ("mixes",)}),
         witness=witness_arg,
         size=SIZE,
@@ -56,7 +56,7 @@ rule pseudolabel:
         steps=f"{PL_ROOT}/steps.json",
         examples=f"{PL_ROOT}/examples.png",
     params:
-        model=model_of(PRIMARY),
+        model=lambda wc: as_json((PSEUDO.get("model") or config["train"]["models"][PRIMARY]) | {"num_classes": NUM_CLASSES}),
         pl=lambda wc: as_json({k: PSEUDO[k] for k in PL_LABEL_KEYS} | {"classifier": {"head": PSEUDO["classifier"]["head"]}}),
         size=SIZE,
         seed=SEED,

@@ -9,8 +9,8 @@ wildcard_constraints:
 
 def search_render(wc=None):
     """Size, scene parameters, the class set and the base domain's look: what every trial renders from."""
-    return as_json({"size": SIZE, "scene": config["render"]["scene"], "classes": config["classes"],
-                    "base": at(f"render/domains/{SEARCH['base']}")})
+    base = config["render"]["domains"].get(SEARCH["base"], {})     # an ingested base: the plugin's own defaults
+    return as_json({"size": SIZE, "scene": config["render"]["scene"], "classes": config["classes"], "base": base})
 
 
 def search_params(wc=None):
@@ -76,13 +76,13 @@ rule simsearch_report:
 rule render_searched:
     input:
         look=f"{SEARCH_ROOT}/best_look.json",
-        code=code("simsearch.plugins"),
+        code=code("renderers"),
     output:
         directory(raw(SEARCHED)),
     params:
         search=lambda wc: as_json({"renderer": SEARCH["renderer"], "base": SEARCH["base"]}),
         render=search_render,
-        images=lambda wc: at(f"render/count/{SEARCH['base']}"),
+        images=lambda wc: config["render"]["count"].get(SEARCH["base"], SEARCH["count"]),   # ingested base: a trial's count
         seed=SEED,
     log:
         f"logs/render/{SEARCHED}.log",

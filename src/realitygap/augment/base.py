@@ -27,6 +27,7 @@ class PolicyContext:
     model: dict | None = None          # {"weights", "model", "size", "device"} of the source model
     seed: int = 0                      # the run's seed, for policies that train something
     classes: ClassSet | None = None    # the data's class set (`run_augment` fills it from the sources)
+    renderer: dict | None = None       # {renderer, render}: a user's renderer plugin and its render params
 
 
 class Policy:

@@ -21,12 +21,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--diagnosis", help="diagnosis.json of the source model (xai_guided)")
     p.add_argument("--source-model", type=json_arg, default=None,
                    help="JSON {weights, model, size, device} of the source model (xai_guided)")
+    p.add_argument("--renderer", type=json_arg, default=None,
+                   help="JSON {renderer, render}: a renderer plugin (the render search's) and its render params "
+                        "{size, scene, classes, base}: randomise re-renders a user's domain through it")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output dataset folder")
 
 
 def main(a: argparse.Namespace) -> None:
     from realitygap.augment.stage import policy_context, run_augment
-    context = policy_context(a.references, a.diagnosis, a.source_model, a.seed)
+    context = policy_context(a.references, a.diagnosis, a.source_model, a.seed, a.renderer)
     run_augment(a.policy, a.policies, a.sources, a.seed, a.out, copies=a.copies, keep_source=a.keep_source,
                 context=context)

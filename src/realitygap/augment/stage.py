@@ -18,11 +18,12 @@ from realitygap.seeding import derive_seed
 
 
 def policy_context(references: list[dict] | None = None, diagnosis: str | None = None,
-                   source_model: dict | None = None, seed: int = 0) -> PolicyContext:
+                   source_model: dict | None = None, seed: int = 0, renderer: dict | None = None) -> PolicyContext:
     """What policies may use: reference images (training images of the target domain, labels unused),
     the diagnosis JSON and the source model."""
     refs = [s.image for s in source_samples(references or [], seed)]
     return PolicyContext(references=refs, diagnosis=read_json(diagnosis) if diagnosis else None, model=source_model,
+                         renderer=renderer,
                          seed=seed)
 
 

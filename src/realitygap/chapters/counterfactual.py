@@ -11,6 +11,7 @@ import numpy as np
 
 from realitygap import figures
 from realitygap.chapters.base import Context, Section, table
+from realitygap.explain.overlay import overlay_path
 from realitygap.classes import ClassSet
 from realitygap.io import read_image, read_json
 
@@ -72,7 +73,7 @@ def counterfactual_figure(explanations: Path, mixes: list[str], model: str, clas
                 before, after = data["before"][i], data["after"][i, t]
             verdict = "no region" if row is None else f"{row['direction']}, {'flipped' if row['flipped'] else 'not flipped'}"
             rows.append(f"img {k + 1}: {mix}\n({verdict})")
-            overlay = read_image(folder / "overlays" / f"{meta['ids'][i]}_{class_name}.png")
+            overlay = read_image(overlay_path(folder, meta["domains"][i], meta["ids"][i], class_name))
             tiles.append([image, label_colours(before, classes.palette), moved, label_colours(after, classes.palette),
                           overlay])
     figures.attribution_grid(rows, ["image", "answer", "counterfactual x'", "answer on x'", "|M|"], tiles, path,

@@ -8,6 +8,7 @@ import numpy as np
 
 from realitygap import figures
 from realitygap.chapters.base import Context, Section, table
+from realitygap.explain.overlay import overlay_path
 from realitygap.io import read_image, read_json
 
 FAITHFULNESS = ("average_drop", "increase_in_confidence", "average_retention", "average_drop_of_others",
@@ -41,7 +42,7 @@ def attribution_tiles(ctx: Context, mixes: list[str], methods: list[str], domain
                 if k >= len(picks):
                     return rows, tiles
                 i = picks[k]
-                row.append(read_image(folder / "overlays" / f"{meta['ids'][i]}_{meta['classes'][t]}.png"))
+                row.append(read_image(overlay_path(folder, meta["domains"][i], meta["ids"][i], meta["classes"][t])))
             rows.append(f"img {k + 1}: {mix}")
             tiles.append(row)
     return rows, tiles

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from realitygap.classes import common_classes
-from realitygap.data import load_samples
+from realitygap.data import samples_of
 from realitygap.diagnose.cka import layer_features, linear_cka
 from realitygap.cues import cue_regions, region_factors
 from realitygap.diagnose.regions import ablate, class_confidence
@@ -146,9 +146,8 @@ def run_diagnose(source_weights: str, target_weights: str, model: dict, size: in
     class_index = classes.index(class_name, "diagnose/target_class")
     first = next(iter(explanations.values()))[0]
     meta = read_json(Path(first) / "meta.json")
-    by_id = {s.id: s for d in datasets.values() for s in load_samples(d)}
-    samples = [by_id[i] for i in meta["ids"]]
-    images, truth = load_batch(samples, len(classes))
+    samples = samples_of(meta["ids"], meta["domains"], datasets)
+    images, truth = load_batch(samples, len(classes), common_size=True)   # as explain loaded them
     domains = np.array(meta["domains"])
     regions = cue_regions(samples, truth, classes)
     source = load_model(source_weights, model, size, device)

@@ -34,6 +34,7 @@ def run_evaluate(weights: str, model: dict, size: int, sources: list[dict], test
         preds.append(pred)
         truths.append(truth)
         memberships += [image_groups(domain, sample_meta(s), groups) for s in samples]
-    result |= group_scores(np.concatenate(preds), np.concatenate(truths), memberships, classes, min_group_images)
+    per_image = lambda arrays: [a for batch in arrays for a in batch]    # noqa: E731  (domains may differ in size)
+    result |= group_scores(per_image(preds), per_image(truths), memberships, classes, min_group_images)
     write_json(out, result)
     return result

@@ -5,6 +5,7 @@ matrix, and the worst group is the lowest-scoring group with at least `min_image
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def image_groups(domain: str, meta: dict | None, attributes: list[str]) -> list[
     return groups
 
 
-def group_scores(preds: np.ndarray, truths: np.ndarray, groups: list[list[str]], classes: ClassSet,
+def group_scores(preds: Sequence[np.ndarray], truths: Sequence[np.ndarray], groups: list[list[str]], classes: ClassSet,
                  min_images: int = 1) -> dict:
     """Per group: mIoU and image count; and the worst group among those with `min_images` images or more."""
     confusion: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((len(classes),) * 2, np.int64))

@@ -14,7 +14,7 @@ from realitygap.classes import common_classes
 from realitygap.cues import cue_regions
 from realitygap.data import load_samples
 from realitygap.explain import explain_targets, make_explainer
-from realitygap.explain.overlay import overlay
+from realitygap.explain.overlay import overlay, overlay_path
 from realitygap.inference import load_batch
 from realitygap.io import atomic_dir, save_npz, write_json, write_png
 from realitygap.models import load_model
@@ -50,7 +50,7 @@ def run_explain(weights: str, model: dict, size: int, method: str, cfg: dict,
     explainer = make_explainer(net, method, cfg, seed)
     chosen = explained_samples(datasets, cfg["num_images"])
     classes = common_classes([dataset for dataset, _ in datasets.values()])
-    images, truth = load_batch([s for _, s in chosen], len(classes))
+    images, truth = load_batch([s for _, s in chosen], len(classes), common_size=True)
     x = torch.from_numpy(images).to(next(net.parameters()).device)
     targets, pred = explain_targets(net, x, truth, cfg, classes)
     started = time.perf_counter()
@@ -72,6 +72,6 @@ def run_explain(weights: str, model: dict, size: int, method: str, cfg: dict,
         })
         for i, (domain, sample) in enumerate(chosen):
             for j, t in enumerate(targets):
-                write_png(tmp / "overlays" / f"{sample.id}_{classes.names[t.class_index]}.png",
+                write_png(overlay_path(tmp, domain, sample.id, classes.names[t.class_index]),
                           overlay(images[i], maps[i, j], truth[i] == t.class_index))
     return {"images": len(chosen), "targets": len(targets), "seconds": elapsed}

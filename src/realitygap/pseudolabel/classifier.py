@@ -148,6 +148,7 @@ def classifier_runner_config(model: dict, cfg: dict, size: int, samples: list[di
 
     pipeline = [dict(type="LoadImageFromFile"), dict(type="TagCrop", classes=classes.to_json(), crop=tuple(cfg["crop"]),
                                                      min_pixels=cfg["min_pixels"], candidates=cfg["candidates"]),
+                dict(type="Resize", scale=(size, size), keep_ratio=False),    # domains of other sizes: one batch
                 dict(type="RandomFlip", prob=0.5),
                 dict(type="PackSegInputs", meta_keys=("img_path", "ori_shape", "img_shape", "flip", "tags"))]
     return loop_config(cfg, work_dir, seed) | dict(

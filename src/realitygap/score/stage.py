@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realitygap.data import load_samples
+from realitygap.data import samples_of
 from realitygap.io import read_json, write_json
 
 
@@ -29,11 +29,8 @@ def run_score_explanations(explanations: str | os.PathLike, weights: str, model:
     meta = read_json(explanations / "meta.json")
     with np.load(explanations / "maps.npz") as data:
         maps, truth, pred = data["maps"].astype(np.float32), data["truth"], data["pred"]
-    by_id = {s.id: s for dataset in datasets.values() for s in load_samples(dataset)}
-    missing = [i for i in meta["ids"] if i not in by_id]
-    if missing:
-        raise ValueError(f"{explanations}: explained images {missing[:5]} are not in the datasets {sorted(datasets)}")
-    images, _ = load_batch([by_id[i] for i in meta["ids"]])
+    samples = samples_of(meta["ids"], meta["domains"], datasets)
+    images, _ = load_batch(samples, common_size=True)   # as explain loaded them
     net = load_model(weights, model, size, device)
     names = meta["class_set"]["names"]
     class_indices = [names.index(c) for c in meta["classes"]]

@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(a: argparse.Namespace) -> None:
     if a.action == "render":
-        from realitygap.simsearch.plugins import render_look
+        from realitygap.renderers import render_look
         render_look(a.params["renderer"], a.render, read_json(a.look), a.count, a.params["base"], a.seed, a.out,
                     "searched")
         return

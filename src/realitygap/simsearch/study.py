@@ -27,7 +27,7 @@ from optuna.trial import TrialState
 from realitygap.classes import dataset_classes
 from realitygap.data import Sample, load_samples
 from realitygap.seeding import derive_seed
-from realitygap.simsearch.plugins import render_look
+from realitygap.renderers import render_look
 from realitygap.simsearch.space import check_space, look_of, raw_params, suggest
 from realitygap.runner import fit
 
