@@ -59,6 +59,8 @@ def test_params_profiles_resolve():
      "train/mixes/real/real: real has no training split"),
     (lambda c: c["split"].update(domains={"moon": {"train": 0, "val": 0, "test": 1}}), "split/domains/moon"),
     (lambda c: c["diagnose"].update(target_class="hem"), "diagnose/target_class: unknown class 'hem'"),
+    (lambda c: c["train"].update(resize={"scale": [64, 48], "ratio_range": [0.5, 1.0], "crop": [48, 48]}),
+     r"train/resize/crop: \[48, 48\] \(h, w\) is larger than the smallest resized image"),
     (lambda c: c["explain"].update(target_classes=["seam", "label"]), "explain/target_classes/1: unknown class"),
     (lambda c: c["classes"].update(palette=[[0, 0, 0]]), "classes/palette: 1 colours for 3 classes"),
     (lambda c: c["classes"].update(ignore_index=1), "classes/ignore_index: 1 is a class value"),

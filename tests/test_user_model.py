@@ -147,3 +147,12 @@ def test_pretrained_references_are_dropped_so_nothing_is_downloaded(user_model):
     assert "init_cfg" not in config["backbone"] and config["decode_head"]["num_classes"] == 4
     with pytest.raises(InputError, match="num_classes=3"):
         user_model_config(entry | {"config": str(root / "three.py")})
+
+
+def test_the_sanity_cascade_walks_a_users_model_from_its_head_back(user_model, small_model):
+    from realitygap.explain.scores import SANITY_CASCADE, sanity_cascade
+    from realitygap.models import build_model
+
+    _, entry = user_model
+    assert sanity_cascade(build_model(entry, 64)) == ("decode_head", "backbone.b", "backbone.a")
+    assert sanity_cascade(small_model) == SANITY_CASCADE          # ours: decode head, decoder, encoder

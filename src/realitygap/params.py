@@ -81,6 +81,11 @@ def check_references(cfg: dict, schema: dict) -> None:
     for key in ("predict/test_domains", "explain/domains"):
         section, name = key.split("/")
         problems += [f"{key}: unknown domain {d!r}" for d in cfg[section][name] if d not in domains]
+    resize = cfg["train"].get("resize")
+    if resize and (resize["crop"][0] > resize["scale"][1] * resize["ratio_range"][0]
+                   or resize["crop"][1] > resize["scale"][0] * resize["ratio_range"][0]):
+        problems.append(f"train/resize/crop: {resize['crop']} (h, w) is larger than the smallest resized image "
+                        f"{resize['scale']} x {resize['ratio_range'][0]} (w, h)")
     for name, entry in cfg["train"]["models"].items():
         if entry.get("frozen_mix") and entry["frozen_mix"] not in cfg["train"]["mixes"]:
             problems.append(f"train/models/{name}/frozen_mix: {entry['frozen_mix']!r} is not in train/mixes")

@@ -179,10 +179,21 @@ def randomise(net: torch.nn.Module, blocks: list[str], seed: int) -> torch.nn.Mo
     return copy_.eval()
 
 
+def sanity_cascade(net: torch.nn.Module) -> tuple[str, ...]:
+    """The blocks randomised in turn, from the output back: ours (`SANITY_CASCADE`) where the model has them,
+    else the decode head and then the backbone's top-level blocks in reverse order (a user's model)."""
+    names = {name for name, _ in net.named_modules()}
+    if all(block in names for block in SANITY_CASCADE):
+        return SANITY_CASCADE
+    return ("decode_head", *[f"backbone.{name}" for name, _ in reversed(list(net.backbone.named_children()))])
+
+
 def sanity_check(net: torch.nn.Module, explain, images: torch.Tensor, targets: list[Target], maps: np.ndarray,
-                 cascade: tuple[str, ...] = SANITY_CASCADE, seed: int = 0) -> dict:
-    """Cascading model-parameter randomisation: rank correlation of the maps at each step.
-    `explain(model, images, targets)` recomputes the method's maps on another model."""
+                 cascade: tuple[str, ...] | None = None, seed: int = 0) -> dict:
+    """Cascading model-parameter randomisation: rank correlation of the maps at each step (`cascade`, by
+    default `sanity_cascade(net)`). `explain(model, images, targets)` recomputes the method's maps on another
+    model."""
+    cascade = cascade or sanity_cascade(net)
     steps = {}
     for k in progress(range(1, len(cascade) + 1), desc="sanity cascade"):
         randomised = randomise(net, list(cascade[:k]), seed)
