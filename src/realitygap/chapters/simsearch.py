@@ -20,10 +20,11 @@ def summary(search: dict, closure: dict | None, params: dict) -> dict:
     return out | {"toward_target": toward_target(look, params)}
 
 
-def _domain_looks(params: dict) -> tuple[dict, dict]:
-    """The search's base and target domains' render factors."""
+def _domain_looks(params: dict) -> tuple[dict | None, dict | None]:
+    """The search's base and target domains' render factors (None for a domain our renderer does not make:
+    its look is the user's simulator's or a camera's)."""
     cfg, domains = params["simsearch"], params["render"]["domains"]
-    return domains[cfg["base"]], domains[cfg["target"]]
+    return domains.get(cfg["base"]), domains.get(cfg["target"])
 
 
 def _best_of(look: dict, name: str) -> float | list[float]:
@@ -35,6 +36,8 @@ def toward_target(look: dict, params: dict) -> dict[str, bool]:
     """Per searched factor: whether the best look lies closer to the target domain's value than the base
     domain's does (a randomised factor by the centre of its range)."""
     base, target = _domain_looks(params)
+    if base is None or target is None:
+        return {name: None for name in params["simsearch"]["space"]}
     out = {}
     for name in params["simsearch"]["space"]:
         best = _best_of(look, name)
@@ -52,8 +55,9 @@ def rows_of(search: dict, summary: dict, params: dict) -> list[list]:
         best = _best_of(search["look"], name)
         shown = f"U[{best[0]:.3f}, {best[1]:.3f}]" if isinstance(best, list) else best
         importance = next((v for k, v in search["importances"].items() if k.split(".")[0] == name), None)
-        moved = "yes" if summary["toward_target"][name] else "no"
-        rows.append([name, base.get(name, 0), target.get(name, 0), shown, moved, importance])
+        moved = {True: "yes", False: "no", None: "-"}[summary["toward_target"][name]]
+        known = lambda look: None if look is None else look.get(name, 0)    # noqa: E731  (0 = off)
+        rows.append([name, known(base), known(target), shown, moved, importance])
     return rows
 
 
