@@ -35,6 +35,8 @@ def render_with(renderer: dict, params: dict, seed: int, out: Path, domain: str 
     """Render a dataset with `renderer` into `out` (the layout every stage reads) and return `out`."""
     if renderer["type"] == "builtin":
         return run_render(domain, params, seed, out)
+    if not params.get("classes"):
+        raise PluginError("a renderer plugin needs the task's class set (`classes` of the render params)")
     raw = out.with_name(out.name + ".plugin")   # the plugin's own output: kept when it fails, for the error's files
     shutil.rmtree(raw, ignore_errors=True)
     raw.mkdir(parents=True)
@@ -86,5 +88,5 @@ def render_look(renderer: dict, render: dict, look: dict, count: int, scene_doma
     """Render `count` images of `render["scene"]`'s scenes (those of `scene_domain`) with `look`
     ({factors, randomise}) through `renderer`: a trial's training set, or the best look's domain."""
     params = {"size": render["size"], "scene": render["scene"], "count": count, "scene_domain": scene_domain,
-              "factors": look["factors"], "randomise": look.get("randomise", {}), "classes": render["classes"]}
+              "factors": look["factors"], "randomise": look.get("randomise", {}), "classes": render.get("classes")}
     return render_with(renderer, params, seed, Path(out), domain)
