@@ -57,7 +57,7 @@ def test_every_classification_loss_trains_a_mask_rcnn_step(name):
     from realitygap.detection import build_detector
 
     torch.manual_seed(0)
-    net = build_detector(18, 3, loss_cls=classification_loss(name, [50, 10, 2])).train()
+    net = build_detector({"depth": 18}, 3, loss_cls=classification_loss(name, [50, 10, 2])).train()
     data = _batch(net)
     losses = net.loss(data["inputs"], data["data_samples"])
     total, logged = net.parse_losses(losses)

@@ -46,7 +46,7 @@ def detector():
     from realitygap.detection import build_detector
 
     torch.manual_seed(0)
-    return build_detector(18, 5)
+    return build_detector({"depth": 18}, 5)
 
 
 @pytest.mark.parametrize("head", ["class", "mask"])

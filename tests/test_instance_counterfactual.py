@@ -27,7 +27,7 @@ def detector(loss: str = "ce"):
     from realitygap.detection import build_detector
 
     torch.manual_seed(0)
-    return build_detector(18, len(CATEGORIES), loss_cls=classification_loss(loss, [50, 2, 30, 10, 5]))
+    return build_detector({"depth": 18}, len(CATEGORIES), loss_cls=classification_loss(loss, [50, 2, 30, 10, 5]))
 
 
 def blobs(count: int = 2, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:

@@ -174,7 +174,7 @@ def test_params_refuse_unknown_mixes_domains_and_categories():
 
     cfg = {"train": {"mixes": {"sim": {"sim": 1.0}}}, "render": {"domains": {"sim": {}}, "scene": {}},
            "ingest": {"photos": {"format": "masks"}},
-           "instance": {"mixes": ["sim", "nope"], "longtail": {"mixes": ["other"], "losses": ["ce"]},
+           "instance": {"model": {"depth": 18}, "mixes": ["sim", "nope"], "longtail": {"mixes": ["other"], "losses": ["ce"]},
                         "test_domains": ["sim", "photos"], "categories": ["bath_towel"],
                         "explain": {"mixes": ["real"], "domain": "lab"},
                         "augment": {"source_mix": "real", "reference_domain": "moon", "min_count": 5,
@@ -200,7 +200,7 @@ def test_detect_equals_mmdets_own_inference(rendered):
     from realitygap.models import normalise
 
     torch.manual_seed(0)
-    net = build_detector(18, len(CATEGORIES))
+    net = build_detector({"depth": 18}, len(CATEGORIES))
     dataset, split = rendered["real"]
     samples = instance_samples([{"dataset": str(dataset), "split": str(split)}], 0, "test")[:2]
     pipeline = [dict(type="LoadImageFromFile"), dict(type="Resize", scale=(48, 48), keep_ratio=True),

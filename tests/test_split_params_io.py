@@ -73,6 +73,13 @@ def test_params_profiles_resolve():
     (lambda c: c["augment"].update(reference_domain="moon"), "augment/reference_domain"),
     (lambda c: c["augment"].update(seeds=0), "augment/seeds"),
     (lambda c: c["cluster"]["stages"].update(trian={"gpu": 1}), "cluster/stages"),
+    (lambda c: c["instance"].update(model={"config": "det.py", "frozen_mix": "sim"}),
+     "instance/model/frozen_mix: a frozen detector needs its checkpoint"),
+    (lambda c: c["instance"].update(model={"config": "det.py", "checkpoint": "det.pth", "frozen_mix": "sim"}),
+     "instance/longtail/mixes: 'sim' is instance/model/frozen_mix"),
+    (lambda c: c["instance"].update(model={"config": "det.py", "checkpoint": "det.pth", "frozen_mix": "sim+real10x"}),
+     "instance/model/frozen_mix: 'sim\\+real10x' is not in instance/mixes"),
+    (lambda c: c["instance"].update(model={"config": "det.py", "depth": 18}), "instance/model"),
     (lambda c: c["cluster"]["stages"]["train"].update(gpu=-1), "cluster/stages/train/gpu"),
 ])
 def test_bad_params_name_the_parameter(edit, message):

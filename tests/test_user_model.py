@@ -116,7 +116,7 @@ def test_fine_tuning_starts_from_the_checkpoint(user_model, tmp_path):
 def test_bad_configs_and_checkpoints_are_named(user_model, tmp_path, capsys):
     root, entry = user_model
     cases = [(entry | {"config": str(root / "three.py"), "frozen_mix": "photos"},
-              "three.py: decode_head has num_classes=3, the task has 4 classes"),
+              "three.py: model.decode_head has num_classes=3, the task has 4 classes"),
              (entry | {"config": str(tmp_path / "none.py"), "frozen_mix": "photos"}, "none.py: model config file not found")]
     (tmp_path / "corrupt.pth").write_bytes(b"not a checkpoint")
     cases.append((entry | {"checkpoint": str(tmp_path / "corrupt.pth"), "frozen_mix": "photos"},

@@ -1,4 +1,5 @@
-"""mmdet Mask R-CNN (ResNet + FPN) built from params, and plain-tensor inference for explanations.
+"""mmdet Mask R-CNN (ResNet + FPN) built from params, or a user's mmdet detector from its config file, and
+plain-tensor inference for explanations.
 
 Small-image CPU settings by default (fewer proposals and smaller RoI batches); `standard=True` gives
 mmdet's own settings of `mask-rcnn_r50_fpn`."""
@@ -12,7 +13,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from realitygap.io import InputError
 from realitygap.models import MEAN, STD
+from realitygap.user_models import is_user_model, user_model_config
 
 PAD_DIVISOR = 32
 """The data preprocessor pads every batch to a multiple of this (as mmdet's configs do)."""
@@ -78,8 +81,23 @@ def maskrcnn_config(depth: int, num_classes: int, standard: bool = False, loss_c
                       mask_thr_binary=0.5)))
 
 
-def build_detector(depth: int, num_classes: int, standard: bool = False, loss_cls: dict | None = None) -> nn.Module:
-    """An untrained mmdet Mask R-CNN in eval mode."""
+def detector_config(model: dict, num_classes: int, loss_cls: dict | None = None) -> dict:
+    """The mmdet model config of an `instance/model` entry: our Mask R-CNN (`depth`, `standard`) or a user's
+    config file (`config`, see `realitygap.user_models`), whose box head then trains with `loss_cls` when one is
+    given (else it keeps its own loss)."""
+    if not is_user_model(model):
+        return maskrcnn_config(model["depth"], num_classes, model.get("standard", False), loss_cls)
+    config = user_model_config(model, num_classes, "instance/categories")
+    bbox_head = config.get("roi_head", {}).get("bbox_head")
+    if loss_cls is not None and bbox_head is not None:
+        for head in bbox_head if isinstance(bbox_head, list) else [bbox_head]:
+            head["loss_cls"] = loss_cls
+    return config
+
+
+def build_detector(model: dict, num_classes: int, loss_cls: dict | None = None) -> nn.Module:
+    """An untrained mmdet detector of the `instance/model` entry in eval mode; a user's detector must be a
+    two-stage one with a mask head (the Mask R-CNN family), as every instance stage reads RoI heads and masks."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.config import ConfigDict
@@ -87,7 +105,12 @@ def build_detector(depth: int, num_classes: int, standard: bool = False, loss_cl
     import realitygap.detection_losses  # noqa: F401  (registers LDAMLoss)
 
     register_all_modules(init_default_scope=True)
-    return MODELS.build(ConfigDict(maskrcnn_config(depth, num_classes, standard, loss_cls))).eval()
+    config = detector_config(model, num_classes, loss_cls)
+    net = MODELS.build(ConfigDict(config)).eval()
+    if not getattr(getattr(net, "roi_head", None), "with_mask", False):
+        raise InputError(f"{model.get('config', 'instance/model')}: the instance track needs a two-stage detector "
+                         f"with a mask head (Mask R-CNN family); {config.get('type')!r} has none")
+    return net
 
 
 def _samples(x: torch.Tensor, shape: tuple[int, int]) -> list:
@@ -102,12 +125,13 @@ def _samples(x: torch.Tensor, shape: tuple[int, int]) -> list:
 @torch.no_grad()
 def detect(net: nn.Module, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
     """Detections of normalised images x (N, 3, H, W): per image `boxes` (K, 4) xyxy, `scores`, `labels`,
-    and `masks` (K, H, W) bool when the detector has a mask head. The images are padded as mmdet's data
+    and `masks` (K, H, W) bool when the detector has a mask head. The images are padded as the detector's data
     preprocessor pads them, so the detections are those of mmdet's own test pipeline."""
     shape = tuple(x.shape[-2:])
     # Contiguous: mmcv's CPU RoIAlign reads its feature maps as NCHW, and a channels-last input (an image
     # tensor permuted from HWC) gives channels-last features and silently wrong detections.
-    x = F.pad(x, (0, -shape[1] % PAD_DIVISOR, 0, -shape[0] % PAD_DIVISOR)).contiguous()
+    divisor = getattr(getattr(net, "data_preprocessor", None), "pad_size_divisor", PAD_DIVISOR)
+    x = F.pad(x, (0, -shape[1] % divisor, 0, -shape[0] % divisor)).contiguous()
     results = net.predict(x, _samples(x, shape), rescale=False)
     return [{"boxes": r.pred_instances.bboxes, "scores": r.pred_instances.scores, "labels": r.pred_instances.labels}
             | ({"masks": r.pred_instances.masks} if "masks" in r.pred_instances else {}) for r in results]
@@ -124,15 +148,13 @@ def class_probabilities(net: torch.nn.Module, cls_score: torch.Tensor) -> torch.
 
 
 def load_detector(weights: str | os.PathLike, model: dict, categories: list[str], device: str = "auto") -> nn.Module:
-    """A trained Mask R-CNN in eval mode, from the `model.pth` written by `instances train` (its box head's
+    """A trained detector in eval mode, from the `model.pth` written by `instances train` (its box head's
     loss, which decides the head's outputs and activation, is read from the `train.json` beside it)."""
     from realitygap.io import read_json
-    from realitygap.models import resolve_device
+    from realitygap.models import load_weights
 
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: trained weights not found (run `instances train` first)")
     loss_cls = read_json(path.with_name("train.json"))["loss_cls"]
-    net = build_detector(model["depth"], len(categories), model.get("standard", False), loss_cls)
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return net.to(resolve_device(device)).eval()
+    return load_weights(lambda: build_detector(model, len(categories), loss_cls), path, device)

@@ -217,6 +217,7 @@ def instance_problems(inst: dict, cfg: dict) -> list[str]:
                 for mix in mixes if mix not in cfg["train"]["mixes"]]
     problems += [f"instance/explain/mixes: {mix!r} is not in instance/mixes" for mix in inst["explain"]["mixes"]
                  if mix not in inst["mixes"]]
+    problems += frozen_detector_problems(inst)
     if inst["explain"]["domain"] not in inst["test_domains"]:
         problems.append(f"instance/explain/domain: {inst['explain']['domain']!r} is not in instance/test_domains")
     for domain in inst["test_domains"] if inst["mixes"] or inst["longtail"]["mixes"] else []:   # the track runs
@@ -233,6 +234,20 @@ def instance_problems(inst: dict, cfg: dict) -> list[str]:
     domains = set(cfg["render"]["domains"]) | set(cfg.get("ingest", {}))
     if augment["reference_domain"] not in domains:
         problems.append(f"instance/augment/reference_domain: unknown domain {augment['reference_domain']!r}")
+    return problems
+
+
+def frozen_detector_problems(inst: dict) -> list[str]:
+    """A user's frozen detector has its checkpoint, is the model of an instance mix, and has no other loss to study."""
+    frozen = inst["model"].get("frozen_mix")
+    if not frozen:
+        return []
+    problems = [] if inst["model"].get("checkpoint") else ["instance/model/frozen_mix: a frozen detector needs its checkpoint"]
+    if frozen not in inst["mixes"]:
+        problems.append(f"instance/model/frozen_mix: {frozen!r} is not in instance/mixes")
+    if frozen in inst["longtail"]["mixes"]:
+        problems.append(f"instance/longtail/mixes: {frozen!r} is instance/model/frozen_mix (a frozen detector keeps "
+                        "its own loss; the long-tail study trains every loss)")
     return problems
 
 

@@ -66,6 +66,14 @@ def type_of(node: dict) -> str:
     return ", ".join([kind, *bounds])
 
 
+def alternatives(node: dict, defs: dict) -> str:
+    """The keys of each mapping a `oneOf` node accepts, e.g. `{depth, standard}` or `{config, checkpoint}`."""
+    shapes = [resolve(alt, defs).get("properties") for alt in node.get("oneOf", [])]
+    if not shapes or not all(shapes):
+        return ""
+    return "mapping " + " or ".join("{" + ", ".join(shape) + "}" for shape in shapes)
+
+
 def note(notes: dict[str, str], path: list[str]) -> str:
     """The params.yaml comment of `path`; for a path through a named entry (`<name>`), the first entry's
     that has one."""
@@ -101,7 +109,7 @@ def rows(node: dict, path: list[str], defs: dict, params: dict, notes: dict[str,
         return out + rows(extra, [*path, "<name>"], defs, params, notes)
     default = value_at(params, path)
     shown = "" if default is None else json.dumps(default, separators=(", ", ": "))
-    return [[dotted, type_of(node), f"`{shown}`" if len(shown) <= 40 and shown else ("..." if shown else ""),
+    return [[dotted, alternatives(node, defs) or type_of(node), f"`{shown}`" if len(shown) <= 40 and shown else ("..." if shown else ""),
              meaning]]
 
 

@@ -5,6 +5,7 @@ that keeps a run's checkpoints to the run that wrote them."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 import os
 import shutil
@@ -136,9 +137,10 @@ def run_runner(config: dict, device: str = "auto", hooks: tuple = (), channels_l
     return runner
 
 
-def initial_weights_hook(state: dict):
-    """An mmengine hook that starts a fresh run (not a resumed one) from the weights `state`: fine-tuning from a
-    user's checkpoint. It acts before the first iteration, after mmengine's own weight init and resume."""
+def initial_weights_hook(state: dict, source: str = "checkpoint", reinit: tuple[str, ...] = ()):
+    """An mmengine hook that starts a fresh run (not a resumed one) from the weights `state` (read from the file
+    `source`): fine-tuning from a user's checkpoint, see `load_fitting`. It acts before the first iteration,
+    after mmengine's own weight init and resume."""
     from mmengine.hooks import Hook
 
     class InitialWeights(Hook):
@@ -146,8 +148,26 @@ def initial_weights_hook(state: dict):
 
         def before_train(self, runner) -> None:
             if runner.iter == 0:
-                trained_net(runner).load_state_dict(state)
+                load_fitting(trained_net(runner), state, source, reinit)
     return InitialWeights()
+
+
+def load_fitting(net: torch.nn.Module, state: dict, source: str, reinit: tuple[str, ...] = ()) -> None:
+    """Load `state` into `net`, except weights under a prefix in `reinit` that the network lacks or has in another
+    shape: they keep their fresh init (a layer or a loss buffer that the run's loss shapes otherwise). Any other
+    misfit is an InputError naming the file `source`."""
+    own = net.state_dict()
+    fresh = {k for k, v in state.items() if k.startswith(reinit) and (k not in own or own[k].shape != v.shape)}
+    try:
+        missing, unexpected = net.load_state_dict({k: v for k, v in state.items() if k not in fresh}, strict=False)
+    except RuntimeError as err:
+        raise InputError(f"{source}: the weights do not fit the model ({' '.join(str(err).split()[:14])} ...)") from err
+    missing = [k for k in missing if not k.startswith(reinit)]
+    if unexpected or missing:
+        raise InputError(f"{source}: the weights do not fit the model (missing: {sorted(missing)[:3]}, "
+                         f"unexpected: {sorted(unexpected)[:3]})")
+    if fresh:
+        logging.getLogger(__name__).info("fine-tuning from %s: %s start fresh", source, ", ".join(sorted(fresh)))
 
 
 def trained_net(runner) -> torch.nn.Module:

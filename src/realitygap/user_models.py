@@ -1,5 +1,6 @@
-"""A user's own segmentation model: an mmseg 1.x config file (its `custom_imports` registering the user's
-modules, found beside the config too) and a checkpoint, named by a params model entry `{config, checkpoint, frozen_mix, trust_checkpoint}`.
+"""A user's own model: an mmseg 1.x (or, in the instance track, mmdet 3.x) config file (its `custom_imports`
+registering the user's modules, found beside the config too) and a checkpoint, named by a params model entry
+`{config, checkpoint, frozen_mix, trust_checkpoint}`.
 
 The config's `model` is built as it is, with every pretrained-weights reference removed (weights come from
 the checkpoint the user points at; nothing is downloaded), after checking that its heads have as many
@@ -37,15 +38,26 @@ def _is_pretrained(init_cfg) -> bool:
     return any(isinstance(i, dict) and i.get("type") == "Pretrained" for i in items)
 
 
-def _head_classes(head) -> list[int]:
-    heads = head if isinstance(head, (list, tuple)) else [head]
-    return [h["num_classes"] for h in heads if isinstance(h, dict) and "num_classes" in h]
+def _head_classes(node, path: str = "model") -> list[tuple[str, int]]:
+    """(path, num_classes) of every head in a model config: a segmentor's decode and auxiliary heads, a detector's
+    RoI box and mask heads (not its RPN head, which has one class by definition)."""
+    found = []
+    if isinstance(node, dict):
+        if "num_classes" in node and path != "model":
+            found.append((path, node["num_classes"]))
+        for key, value in node.items():
+            if key.endswith("head") and key != "rpn_head":
+                found += _head_classes(value, f"{path}.{key}")
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            found += _head_classes(value, f"{path}[{i}]")
+    return found
 
 
-def user_model_config(model: dict) -> dict:
-    """The `model` dict of the entry's mmseg config file, checked against `model["num_classes"]`, without
-    pretrained-weights references. A missing or broken file, or heads of another class count, is an InputError
-    naming the file."""
+def user_model_config(model: dict, num_classes: int | None = None, classes_from: str = "params' classes/names") -> dict:
+    """The `model` dict of the entry's config file, its heads checked against `num_classes` (default
+    `model["num_classes"]`; `classes_from` names where the count comes from), without pretrained-weights
+    references. A missing or broken file, or heads of another class count, is an InputError naming the file."""
     from mmengine.config import Config
 
     path = Path(model["config"])
@@ -61,11 +73,10 @@ def user_model_config(model: dict) -> dict:
     if "model" not in cfg:
         raise InputError(f"{path}: the config defines no `model`")
     config = _without_pretrained(cfg.to_dict()["model"])
-    for key in ("decode_head", "auxiliary_head"):
-        wrong = [n for n in _head_classes(config.get(key, [])) if n != model["num_classes"]]
-        if wrong:
-            raise InputError(f"{path}: {key} has num_classes={wrong[0]}, the task has {model['num_classes']} classes "
-                             "(params' classes/names)")
+    expected = model["num_classes"] if num_classes is None else num_classes
+    for head, count in _head_classes(config):
+        if count != expected:
+            raise InputError(f"{path}: {head} has num_classes={count}, the task has {expected} classes ({classes_from})")
     return config
 
 

@@ -8,6 +8,8 @@ INSTANCE = config["instance"]
 INSTANCE_RUNS = sorted({(mix, INSTANCE["loss"]) for mix in INSTANCE["mixes"] + (INSTANCE_AUG_MIXES if INSTANCE["mixes"] else [])}
                        | {(mix, loss) for mix in INSTANCE["longtail"]["mixes"] for loss in INSTANCE["longtail"]["losses"]})
 INSTANCE_SCORES = [f"results/scores/instances/{mix}/{loss}.json" for mix, loss in INSTANCE_RUNS]
+# a user's detector: its config file and checkpoint are inputs of the jobs that build it (changes rerun them)
+DETECTOR_FILES = [INSTANCE["model"][k] for k in ("config", "checkpoint") if k in INSTANCE["model"]]
 
 
 wildcard_constraints:
@@ -17,6 +19,7 @@ wildcard_constraints:
 rule train_instances:
     input:
         mix_input_files,
+        DETECTOR_FILES,
         code=code("detection.train"),
     output:
         weights="results/instances/models/{mix}/{loss}/model.pth",
@@ -48,6 +51,7 @@ rule predict_instances:
         summary="results/instances/models/{mix}/{loss}/train.json",
         data=[raw(d) for d in INSTANCE["test_domains"]],
         splits=[split_file(d) for d in INSTANCE["test_domains"]],
+        detector=DETECTOR_FILES,
         code=code("detection.predict"),
     output:
         directory("results/instances/predictions/{mix}/{loss}"),
@@ -93,6 +97,7 @@ rule explain_instances:
         weights=INSTANCE_EXPLAINED,
         data=raw(INSTANCE["explain"]["domain"]),
         split=split_file(INSTANCE["explain"]["domain"]),
+        detector=DETECTOR_FILES,
         code=code("detection.explain"),
     output:
         directory(INSTANCE_EXPLANATIONS),
@@ -139,6 +144,7 @@ def instance_augment_context(wc):
 rule augment_instances:
     input:
         instance_augment_inputs,
+        detector=DETECTOR_FILES,
         code=code("detection.augment"),
     output:
         directory("data/augmented/instances/{policy}"),

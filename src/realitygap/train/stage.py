@@ -41,7 +41,8 @@ def run_train(sources: list[dict], val_sources: list[dict], model: dict, cfg: di
     work_dir = out / "work_dir"
     claim_work_dir(work_dir, run_fingerprint(sources, val_sources, model, cfg, size, run_seed))
     started = time.time()
-    hooks = (initial_weights_hook(read_state_dict(model["checkpoint"], model.get("trust_checkpoint", False))),) \
+    hooks = (initial_weights_hook(read_state_dict(model["checkpoint"], model.get("trust_checkpoint", False)),
+                                  model["checkpoint"]),) \
         if model.get("checkpoint") else ()
     runner = fit(model, cfg, size, train, val or train[:8], work_dir, run_seed, classes, device, hooks=hooks)
     elapsed = time.time() - started
