@@ -97,3 +97,34 @@ def test_a_model_with_another_class_count_or_an_unknown_class_is_refused(sock_ta
                  "--masks", str(root / "photos/masks"), "--class-map", json.dumps({"10": "floor", "20": "cuff"}),
                  "--classes", json.dumps(CLASSES), "--out", str(tmp_path / "raw")]) == 2
     assert "unknown class 'cuff'" in capsys.readouterr().err and not (tmp_path / "raw").exists()
+
+
+def test_xai_guided_re_renders_the_diagnosed_factors_through_the_users_renderer(sock_task, tmp_path):
+    """An ingested source has no scene to re-render: the policy asks the user's renderer plugin for new images
+    with the diagnosed factors drawn, and erases what the source model looks at off the target on those images."""
+    import sys
+    from pathlib import Path
+
+    from realitygap.data import load_samples
+    from realitygap.io import read_image, read_mask
+
+    root = sock_task
+    plugin = Path(__file__).with_name("byo_task.py")
+    renderer = {"renderer": {"type": "command", "command": f"{sys.executable} {plugin} {{params}} {{out}} {{seed}}"},
+                "render": {"size": 40, "classes": CLASSES, "base": {"noise": 2.0, "toe_contrast": 1.0}}}
+    (tmp_path / "diagnosis.json").write_text(json.dumps({"class": "toe", "ranked_causes": ["toe_contrast", "noise"]}))
+    policy = {"x": {"type": "xai_guided", "top_causes": 2, "ranges": {"noise": [4.0, 12.0], "toe_contrast": [0.2, 0.5]},
+                    "erase_probability": 1.0, "threshold": 0.0}}
+    sources = [{"dataset": str(root / "raw"), "split": str(root / "split.json"), "fraction": 1.0}]
+    model = {"weights": str(root / "model/model.pth"), "model": MODEL, "size": 64, "device": "cpu"}
+    assert main(["augment", "--policy", "x", "--policies", json.dumps(policy), "--sources", json.dumps(sources),
+                 "--diagnosis", str(tmp_path / "diagnosis.json"), "--source-model", json.dumps(model),
+                 "--renderer", json.dumps(renderer), "--seed", "3", "--out", str(tmp_path / "aug")]) == 0
+    made = load_samples(tmp_path / "aug")
+    assert len(made) == len(load_samples(root / "raw", root / "split.json", "train"))
+    images = np.stack([read_image(s.image) for s in made])
+    assert images.shape[1:3] == (40, 40)                                   # the plugin's renders, not the photos
+    toes = np.stack([read_mask(s.mask) for s in made]) == CLASSES["names"].index("toe")
+    red = images[..., 0].astype(float) - images[..., 2]
+    assert toes.any() and red[toes].mean() < 120          # toe_contrast <= 0.5: red - blue <= 95 (the photos': 190)
+    assert len({im.tobytes() for im in images}) == len(images)

@@ -70,7 +70,7 @@ def check_references(cfg: dict, schema: dict) -> None:
     ingested = set(cfg.get("ingest", {}))
     domains = rendered | ingested
     problems = [f"ingest/{d}: also defined under render/domains" for d in sorted(rendered & ingested)]
-    problems += class_problems(cfg)
+    problems += class_problems(cfg) + loss_problems(cfg)
     for domain in set(cfg["render"]["count"]) ^ rendered:
         problems.append(f"render/count/{domain}: every domain in render/domains needs a count, and only those")
     for domain, spec in cfg.get("ingest", {}).items():
@@ -158,6 +158,28 @@ def class_problems(cfg: dict) -> list[str]:
     if cfg["render"]["domains"] and tuple(names) != RENDER_CLASSES.names:
         problems.append(f"classes/names: the builtin renderer (render/domains) labels {list(RENDER_CLASSES.names)}, "
                         f"not {names}; ingest your domains instead")
+    return problems
+
+
+LOSS_PARAMS = ("train/loss", "train/models/*/loss", "experiments/base/loss", "experiments/changes/*/loss",
+               "experiments/grid/loss/*")
+
+
+def loss_problems(cfg: dict) -> list[str]:
+    """Class weights of a segmentation loss that do not give one weight per class of `classes/names`."""
+    from realitygap.losses import PRESETS
+
+    count = len(cfg["classes"]["names"])
+    problems = []
+    for pattern in LOSS_PARAMS:
+        for path, loss in values_at(cfg, pattern.split("/")):
+            terms = PRESETS.get(loss, []) if isinstance(loss, str) else loss
+            for term in terms:
+                weights = term.get("class_weight")
+                if isinstance(weights, list) and len(weights) != count:
+                    named = f"{loss}'s class weights {weights}" if isinstance(loss, str) else f"class_weight {weights}"
+                    problems.append(f"{path}: {named} are for {len(weights)} classes, classes/names has {count} "
+                                    "(use class_weight: frequency, or one weight per class)")
     return problems
 
 

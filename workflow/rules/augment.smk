@@ -36,7 +36,7 @@ def augment_context(wc):
         args += ["--source-model", as_json({"weights": f"results/models/{AUGMENT['source_mix']}/{PRIMARY}/model.pth",
                                             "model": model_entry(PRIMARY), "size": SIZE,
                                             "device": DEVICE})]
-    if "randomise" in policy_types(wc) and SEARCH["renderer"]["type"] != "builtin":
+    if policy_types(wc) & {"randomise", "xai_guided"} and SEARCH["renderer"]["type"] != "builtin":   # re-render
         args += ["--renderer", as_json({"renderer": SEARCH["renderer"], "render": json.loads(search_render())})]
     return shlex.join(args)
 

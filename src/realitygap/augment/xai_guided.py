@@ -3,8 +3,9 @@ model looks at outside the target class.
 
 1. `diagnosis.json` ranks the render factors suspected of causing the gap. Each of the top
    `top_causes` is randomised: by re-rendering the source scene with that factor drawn from its
-   range in `ranges` when the source is rendered (targeted domain randomisation), otherwise by the
-   image operation that imitates it (`cause_ops`).
+   range in `ranges` when the source is rendered (targeted domain randomisation; a source the
+   builtin renderer did not make is re-rendered by the user's renderer plugin, new scenes with the
+   factors drawn per image), otherwise by the image operation that imitates it (`cause_ops`).
 2. Attribution-guided erasing: the source (`sim`-trained) model's attribution map for the target
    class is computed on every training image; pixels with a normalised attribution above `threshold`
    that lie more than `margin` pixels outside the target class are the cues the model uses besides
@@ -102,7 +103,7 @@ class XAIGuided(Policy):
             raise ValueError("augment policy 'xai_guided' needs the diagnosis and the source model "
                              "(--diagnosis, --source-model)")
         rendered = {c: cfg["ranges"][c] for c in self.causes() if c in cfg["ranges"]}
-        self.rerender = DomainRandomisation({"factors": rendered, "colours": False}) if rendered else None
+        self.rerender = DomainRandomisation({"factors": rendered, "colours": False}, self.context) if rendered else None
         self.image_causes = [c for c in self.causes() if c not in rendered]
         table = cause_ops(float(cfg["probability"]))
         steps = [RegionErasing(p=float(cfg["erase_probability"]))]
@@ -113,33 +114,47 @@ class XAIGuided(Policy):
 
     def __call__(self, image: np.ndarray, mask: np.ndarray, seed: int,
                  sample: Sample | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Re-render the scene with the diagnosed factors drawn (rendered sources), then erase and
-        apply the image operations of the other causes."""
-        if self.rerender is not None and sample is not None and has_scene(sample):
-            image, mask = self.rerender(image, mask, seed, sample)
+        """Re-render the scene with the diagnosed factors drawn (rendered sources: the same scene by our
+        renderer, a new one by the user's plugin, whose off-target region is then computed on it), then erase
+        and apply the image operations of the other causes."""
+        self.fresh_region = None
+        if self.rerender is not None and sample is not None:
+            if has_scene(sample):
+                image, mask = self.rerender(image, mask, seed, sample)
+            elif self.context.renderer is not None:
+                image, mask = self.rerender.from_plugin()
+                self.fresh_region = self.off_target(image[None], mask[None])[0]
         return super().__call__(image, mask, seed + 1, sample)
 
     def prepare(self, samples: list[Sample]) -> None:
         """Attribution maps of the source model for the target class on every sample, batched."""
-        from realitygap.explain import METHODS, build_targets
+        from realitygap.explain import METHODS
         from realitygap.models import load_model
 
         m = self.context.model
         net = load_model(m["weights"], m["model"], m["size"], m.get("device", "cpu"))
-        explainer = METHODS[self.cfg["method"]](net, self.cfg["target_layer"])
-        classes = self.context.classes
-        cls = classes.index(self.cfg["target_class"] or self.context.diagnosis["class"], "augment xai_guided target_class")
+        self.explainer = METHODS[self.cfg["method"]](net, self.cfg["target_layer"])
+        self.cls = self.context.classes.index(self.cfg["target_class"] or self.context.diagnosis["class"],
+                                              "augment xai_guided target_class")
+        if self.rerender is not None:
+            self.rerender.prepare(samples)
         for start in progress(range(0, len(samples), 16), desc="xai_guided attribution", total=(len(samples) + 15) // 16):
             chunk = samples[start:start + 16]
             images = np.stack([read_image(s.image) for s in chunk])
-            labels = np.stack([read_mask(s.mask, images.shape[1:3], len(classes)) for s in chunk])
-            targets = build_targets(torch.from_numpy(labels).long(), [cls], len(classes))
-            maps = explainer.explain(torch.from_numpy(images), targets)[:, 0].cpu().numpy()
-            regions = off_target_regions(maps, labels == cls, float(self.cfg["threshold"]), int(self.cfg["margin"]))
-            self.regions.update({s.id: r for s, r in zip(chunk, regions)})
+            labels = np.stack([read_mask(s.mask, images.shape[1:3], len(self.context.classes)) for s in chunk])
+            self.regions.update({s.id: r for s, r in zip(chunk, self.off_target(images, labels))})
+
+    def off_target(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """The pixels (N, H, W) the source model attends to outside the target class, of images (N, H, W, 3)."""
+        from realitygap.explain import build_targets
+
+        targets = build_targets(torch.from_numpy(labels).long(), [self.cls], len(self.context.classes))
+        maps = self.explainer.explain(torch.from_numpy(images), targets)[:, 0].cpu().numpy()
+        return off_target_regions(maps, labels == self.cls, float(self.cfg["threshold"]), int(self.cfg["margin"]))
 
     def extras(self, sample: Sample, image: np.ndarray, mask: np.ndarray) -> dict:
-        data = {"region": self.regions[sample.id]}
+        region = self.fresh_region if getattr(self, "fresh_region", None) is not None else self.regions[sample.id]
+        data = {"region": region}
         if "depth_of_field" in self.image_causes:
             from realitygap.io import read_depth
 
