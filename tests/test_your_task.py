@@ -128,3 +128,30 @@ def test_xai_guided_re_renders_the_diagnosed_factors_through_the_users_renderer(
     red = images[..., 0].astype(float) - images[..., 2]
     assert toes.any() and red[toes].mean() < 120          # toe_contrast <= 0.5: red - blue <= 95 (the photos': 190)
     assert len({im.tobytes() for im in images}) == len(images)
+
+
+def test_our_model_infers_by_sliding_crops_as_mmseg_does(sock_task):
+    """`inference: {mode: slide}` on a model entry of ours: the predictions are mmseg's own `test_step` ones (its
+    preprocessor and slide inference on images read as LoadImageFromFile reads them)."""
+    import torch
+    from mmseg.structures import SegDataSample
+
+    from realitygap.data import load_samples
+    from realitygap.inference import load_batch, predict_samples
+    from realitygap.models import load_model
+
+    root = sock_task
+    sliding = MODEL | {"inference": {"mode": "slide", "crop": [32, 32], "stride": [16, 24]}}
+    net = load_model(root / "model/model.pth", sliding, 64, "cpu")
+    assert net.test_cfg["mode"] == "slide"
+    samples = load_samples(root / "raw")[:3]
+    ours, _ = predict_samples(net, samples)
+    images, _ = load_batch(samples)
+    bgr = [torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1) for img in images]
+    metas = [SegDataSample(metainfo=dict(ori_shape=img.shape[:2], img_shape=img.shape[:2], pad_shape=img.shape[:2]))
+             for img in images]
+    with torch.no_grad():
+        theirs = net.test_step({"inputs": bgr, "data_samples": metas})
+    assert np.array_equal(ours, np.stack([s.pred_sem_seg.data[0].numpy() for s in theirs]))
+    whole, _ = predict_samples(load_model(root / "model/model.pth", MODEL, 64, "cpu"), samples)
+    assert not np.array_equal(ours, whole)                   # the crops see less context: another answer

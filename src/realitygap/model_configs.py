@@ -97,4 +97,12 @@ def model_config(model: dict, size: int, loss: str | list | None = None, class_w
         type="EncoderDecoder",
         data_preprocessor=dict(type="SegDataPreProcessor", mean=MEAN, std=STD, bgr_to_rgb=True,
                                pad_val=0, seg_pad_val=255, size=(size, size)),
-        backbone=backbone, decode_head=head, train_cfg=dict(), test_cfg=dict(mode="whole"))
+        backbone=backbone, decode_head=head, train_cfg=dict(), test_cfg=inference_config(model))
+
+
+def inference_config(model: dict) -> dict:
+    """mmseg's `test_cfg` of a model entry's `inference`: the whole image at once, or `slide` over crops."""
+    inference = model.get("inference", {"mode": "whole"})
+    if inference["mode"] == "whole":
+        return dict(mode="whole")
+    return dict(mode="slide", crop_size=tuple(inference["crop"]), stride=tuple(inference["stride"]))
