@@ -51,6 +51,16 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     assert set(diagnosis["cka"]["real"]) == set(yaml.safe_load((REPO / "params.yaml").read_text())
                                                ["profiles"]["tiny"]["diagnose"]["cka_layers"])
     assert metrics["diagnosis"]["ranked_causes"] == diagnosis["ranked_causes"]
+    transplanted = {r["factors"][0] for r in diagnosis["transplant"]["factors"]}     # every factor sim and real differ in
+    assert transplanted == {"seam_contrast", "seam_tint", "seam_stitch", "seam_ridge", "fabric_texture", "fold_shading",
+                            "light_gradient", "table_texture", "table_photo", "depth_of_field", "chromatic_aberration",
+                            "vignetting", "noise_std", "shot_noise", "jpeg_quality"}
+    effects = {f["factor"]: f for f in metrics["diagnosis"]["factors"]}
+    assert set(effects) == transplanted and all(f["effect_ci"][0] <= f["effect_points"] <= f["effect_ci"][1]
+                                               for f in effects.values())
+    assert [p["factors"] for p in metrics["diagnosis"]["pairs"]] == [[r["factors"][0] for r in diagnosis["transplant"]
+                                                                      ["factors"][:2]]]     # tiny: pairs of the top 2
+    assert (tiny_run / "results/report/factor_effects.png").is_file()
     for role in ("source", "target"):                                      # counterfactuals of sim and real models
         cf = diagnosis["counterfactual"][role]["real"]
         assert cf["counterfactuals"] >= 1 and 0 <= cf["flip_rate"] <= 100 and "seam" in cf["share"]

@@ -78,3 +78,19 @@ def closure_bars(policies: dict[str, dict], path: str | os.PathLike) -> None:
     ax.set_title("Gap closure by augmentation policy (mean, 95 % CI, seeds)")
     ax.tick_params(axis="x", labelrotation=20)
     save_figure(fig, path)
+
+
+def effect_bars(factors: list[dict], path: str | os.PathLike) -> None:
+    """Horizontal bars of each render factor's effect on the source model (mIoU points), strongest on top,
+    with 95 % interval whiskers."""
+    rows = factors[::-1]
+    values = [r["effect_points"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5.5, 0.8 + 0.32 * max(len(rows), 1)))
+    ax.barh([r["factor"] for r in rows], values, color=["tab:red" if v > 0 else "tab:gray" for v in values], alpha=0.8)
+    for i, r in enumerate(rows):
+        lo, hi = r["effect_ci"]
+        ax.errorbar(values[i], i, xerr=[[values[i] - lo], [hi - values[i]]], color="black", capsize=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("mIoU points the sim model loses to the factor (95 % CI)")
+    ax.set_title("What each render factor does to the sim-trained model")
+    save_figure(fig, path)

@@ -73,6 +73,8 @@ rule diagnose:
         model=model_of("{explained}"),
         size=SIZE,
         device=DEVICE,
+        renderer=lambda wc: as_json({"renderer": SEARCH["renderer"], "render": json.loads(search_render())}),
+        seed=SEED,
     log:
         "logs/diagnose/{explained}.log",
     priority: 2
@@ -83,4 +85,4 @@ rule diagnose:
         "--target-weights {input.target} --model {params.model:q} --size {params.size} "
         "--device {params.device} --explanations {params.explanations:q} --datasets {params.datasets:q} "
         "--source-domain {params.domains[0]} --target-domain {params.domains[1]} "
-        "--params {params.diagnose:q} --out {output} 2> {log}"
+        "--renderer {params.renderer:q} --seed {params.seed} --params {params.diagnose:q} --out {output} 2> {log}"

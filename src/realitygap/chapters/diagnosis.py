@@ -1,9 +1,11 @@
-"""Chapter: why? The diagnosis of the primary model: cue regions ranked by the sim model's reliance."""
+"""Chapter: why? The diagnosis of the primary model: the render factors' transplanted effects on the sim model
+(what to tell the simulator to change) and the cue regions it relies on."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from realitygap import figures
 from realitygap.chapters.base import Context, Section, table
 from realitygap.io import read_json
 
@@ -13,11 +15,25 @@ REGION_KEYS = ("region", "factors", "score", "attribution_points", "ablation_poi
 def summary(diagnoses: dict[str, dict], primary: str) -> dict:
     """The `diagnosis` entry of metrics.json: the primary model's ranked causes and their evidence."""
     main = diagnoses[primary]
-    return {"ranked_causes": main["ranked_causes"], "model": primary,
+    return {"ranked_causes": main["ranked_causes"], "model": primary, **factor_effects(main),
             "regions": [{k: r[k] for k in REGION_KEYS} for r in main["regions"]],
             "by_model": {m: d["ranked_causes"] for m, d in diagnoses.items()},
             **({"source": main["source"], "target": main["target"], "counterfactual": main["counterfactual"]}
                if "counterfactual" in main else {})}
+
+
+def factor_effects(diagnosis: dict) -> dict:
+    """Per transplanted factor: its effect on the source model (mIoU points, 95 % CI) and its share of the look
+    gap; the pairs' interactions; the ranking rule (empty without a transplant)."""
+    transplant = diagnosis.get("transplant")
+    if not transplant:
+        return {}
+    gap = transplant["look_gap_points"]
+    factors = [{"factor": r["factors"][0], "effect_points": r["effect_points"], "effect_ci": r["effect_ci"],
+                "gap_share": round(r["effect_points"] / gap, 3) if gap > 0 else None} for r in transplant["factors"]]
+    pairs = [{"factors": p["factors"], "effect_points": p["effect_points"], "interaction_points": p["interaction_points"],
+              "interaction_ci": p["interaction_ci"]} for p in transplant["pairs"]]
+    return {"factors": factors, "pairs": pairs, "look_gap_points": gap, "ranking_rule": diagnosis["ranking_rule"]}
 
 
 def collect(ctx: Context, metrics: dict) -> None:
@@ -44,9 +60,39 @@ def text(diagnosis: dict) -> str:
     return "Suspected causes of the gap, strongest first: " + "; ".join(lines) + "."
 
 
+def change_rows(diagnosis: dict, importances: dict) -> list[list]:
+    """Rows of the 'what to change' table: factor, effect, interval, share of the gap, the render search's
+    fANOVA importance of the factor (where it searched it)."""
+    return [[f["factor"], f["effect_points"], f"[{f['effect_ci'][0]}, {f['effect_ci'][1]}]", f["gap_share"],
+             importances.get(f["factor"], "-"), "change it" if f["effect_ci"][0] > 0 else "no shown effect"]
+            for f in diagnosis["factors"]]
+
+
+def change_text(diagnosis: dict) -> str:
+    strong = [f for f in diagnosis["factors"] if f["effect_ci"][0] > 0]
+    if not strong:
+        return "No render factor, set to the real look alone, lowers the sim-trained model's score measurably."
+    named = "; ".join(f"{f['factor']} ({f['effect_points']:+.1f} mIoU points, 95 % CI {f['effect_ci']})" for f in strong[:3])
+    pairs = [p for p in diagnosis["pairs"] if abs(p["interaction_points"]) >= 1]
+    joint = "" if not pairs else " Pairs that act together: " + "; ".join(
+        f"{' + '.join(p['factors'])} (interaction {p['interaction_points']:+.1f})" for p in pairs) + "."
+    return (f"Rendered on fresh scenes with one factor as in the real look (and the real look with one factor as "
+            f"in the sim look), the sim-trained model's mIoU moves by each factor's effect; the whole look gap is "
+            f"{diagnosis['look_gap_points']:.1f} points. Change first: {named}.{joint} Ranking rule: "
+            f"{diagnosis['ranking_rule']}.")
+
+
 def sections(ctx: Context, metrics: dict) -> list[Section]:
+    diagnosis = metrics.get("diagnosis", {})
+    out = []
+    if diagnosis.get("factors"):
+        figures.effect_bars(diagnosis["factors"], ctx.out / "factor_effects.png")
+        importances = metrics.get("simsearch", {}).get("importances") or {}
+        header = ["factor", "effect (mIoU points)", "95 % CI", "share of the look gap", "search importance", "verdict"]
+        out.append(Section("What should the simulator change?", change_text(diagnosis),
+                           table(header, change_rows(diagnosis, importances)), ("factor_effects.png",)))
     rows = [[r["region"], ", ".join(r["factors"]), r["attribution_points"], r["ablation_points"], r["score"]]
-            for r in metrics.get("diagnosis", {}).get("regions", [])]
-    reading = text(metrics["diagnosis"]) if "diagnosis" in metrics else "No diagnosis was run."
+            for r in diagnosis.get("regions", [])]
+    reading = text(diagnosis) if diagnosis else "No diagnosis was run."
     header = ["region", "factors", "attribution points", "ablation points", "score"]
-    return [Section("Why? The diagnosis", reading, table(header, rows))]
+    return out + [Section("Why? The diagnosis", reading, table(header, rows))]

@@ -21,10 +21,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source-domain", required=True)
     p.add_argument("--target-domain", required=True)
     p.add_argument("--params", type=json_arg, required=True, help="JSON diagnose section of params")
+    p.add_argument("--renderer", type=json_arg, default=None,
+                   help="JSON {renderer, render}: the renderer (plugin spec) and render params {size, scene, classes} "
+                        "that re-render the domains' looks for the factor transplants")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="diagnosis.json")
 
 
 def main(a: argparse.Namespace) -> None:
     from realitygap.diagnose import run_diagnose
     run_diagnose(a.source_weights, a.target_weights, a.model, a.size, a.explanations, a.datasets,
-                 {"source": a.source_domain, "target": a.target_domain}, a.params, a.out, device=a.device)
+                 {"source": a.source_domain, "target": a.target_domain}, a.params, a.out, device=a.device,
+                 renderer=a.renderer, seed=a.seed)

@@ -13,6 +13,12 @@ named by the render factors acting there that differ between the two domains. Be
 correlation of the two models' maps per method, linear CKA between their layers, and with the
 `counterfactual` method what each model needs changed to answer otherwise (flip rates, directions,
 size and place of the change).
+
+Attribution and ablation show where a model looks, not whether what it looks at differs between the domains.
+When both domains have a look (render factors) and a renderer can draw it, the interventional evidence
+decides the ranking: each differing factor transplanted from one domain's look into the other's on fresh
+scenes, and the frozen source model's score change (`realitygap.diagnose.transplant`). `ranking_rule` in
+diagnosis.json states the rule used.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from realitygap.data import samples_of
 from realitygap.diagnose.cka import layer_features, linear_cka
 from realitygap.cues import cue_regions, region_factors
 from realitygap.diagnose.regions import ablate, class_confidence
+from realitygap.diagnose.transplant import differing, transplant_effects
 from realitygap.io import read_json, write_json
+from realitygap.seeding import derive_seed
 from realitygap.models import load_model
 from realitygap.inference import load_batch
 from realitygap.explain.scores import mass_share, rank_correlation
@@ -136,11 +144,39 @@ def differing_factors(source_manifest: dict, target_manifest: dict) -> dict[str,
     return {region: [f for f in names if fs.get(f, 0) != ft.get(f, 0)] for region, names in region_factors().items()}
 
 
+def interventional_evidence(net, renderer: dict | None, manifests: dict[str, dict], domains_of: dict[str, str],
+                            classes, cfg: dict, seed: int) -> dict | None:
+    """Render-factor transplants between the two domains' looks (their manifests' factors) on the frozen source
+    model, when a renderer is given and both domains have a look; else None."""
+    looks = {role: manifests[role].get("factors") for role in ("source", "target")}
+    if renderer is None or not cfg.get("transplant") or not all(looks.values()) or not differing(looks):
+        return None
+    return transplant_effects(net, renderer["renderer"], renderer["render"], looks, domains_of, differing(looks),
+                              classes, cfg["transplant"], derive_seed(seed, "transplant"))
+
+
+RANKING_RULE = ("factors whose transplant lowers the source model's score, by effect (mIoU points), strongest first; "
+                "then the cue regions the source model relies on more than the target model (attribution + ablation "
+                "points) whose factors were not transplanted")
+
+
+def ranked_causes(ranked_regions: list[dict], factors: dict, transplant: dict | None) -> list[str]:
+    """Causes in the order of `RANKING_RULE` (without a transplant: the regions' order alone)."""
+    tried = {f for r in (transplant or {}).get("factors", []) for f in r["factors"]}
+    causes = [r["factors"][0] for r in (transplant or {}).get("factors", []) if r["effect_points"] > 0]
+    for region in ranked_regions:
+        if region["score"] > 0:
+            causes += [f for f in (region["factors"] if factors else [region["region"]]) if f not in tried]
+    return list(dict.fromkeys(causes))
+
+
 def run_diagnose(source_weights: str, target_weights: str, model: dict, size: int,
                  explanations: dict[str, tuple[str, str]], datasets: dict[str, str], domains_of: dict[str, str],
-                 cfg: dict, out: str | os.PathLike, device: str = "auto") -> dict:
+                 cfg: dict, out: str | os.PathLike, device: str = "auto", renderer: dict | None = None,
+                 seed: int = 0) -> dict:
     """Write `diagnosis.json`. `explanations`: method -> (source model's, target model's) explain
-    folders; `datasets`: domain -> dataset folder; `domains_of`: {"source": domain, "target": domain}."""
+    folders; `datasets`: domain -> dataset folder; `domains_of`: {"source": domain, "target": domain};
+    `renderer`: {renderer, render} that re-renders the domains' looks for the interventional evidence."""
     class_name = cfg["target_class"]
     classes = common_classes(list(datasets.values()))
     class_index = classes.index(class_name, "diagnose/target_class")
@@ -157,10 +193,11 @@ def run_diagnose(source_weights: str, target_weights: str, model: dict, size: in
     manifests = {role: read_json(Path(datasets[d]) / "manifest.json") for role, d in domains_of.items()}
     factors = differing_factors(manifests["source"], manifests["target"])
     ranked = rank_causes(attribution, ablation, list(regions), factors)
-    causes = list(dict.fromkeys(f for r in ranked if r["score"] > 0
-                                for f in (r["factors"] if factors else [r["region"]])))
+    transplant = interventional_evidence(source, renderer, manifests, domains_of, classes, cfg, seed)
     result = {"source": domains_of["source"], "target": domains_of["target"], "class": class_name,
-              "images": len(samples), "ranked_causes": causes, "regions": ranked,
+              "images": len(samples), "ranked_causes": ranked_causes(ranked, factors, transplant),
+              "ranking_rule": RANKING_RULE if transplant else "cue regions by attribution + ablation points",
+              "regions": ranked, **({"transplant": transplant} if transplant else {}),
               "attribution": attribution, "ablation": ablation,
               "cka": cka_by_layer(source, target, images, cfg["cka_layers"], domains)}
     if "counterfactual" in explanations:
