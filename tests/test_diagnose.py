@@ -72,36 +72,99 @@ def test_pooled_miou_and_its_bootstrap_agree_with_the_segmentation_scores():
     assert (bootstrap_deltas(perfect, confusions, 20, rng) > 0).all()
 
 
-def test_planted_single_factor_is_the_transplant_s_strongest(tmp_path):
-    """A user's renderer (the sock generator as a command plugin) and a model trained on one look: only the toe's
-    contrast decides whether the toe is seen, the noise barely matters. Transplanting the other look's factors one
-    at a time must rank toe_contrast first, with an interval above zero, and leave noise near zero."""
-    import json
+@pytest.fixture(scope="module")
+def sock_world(tmp_path_factory):
+    """A user's renderer (the sock generator as a command plugin) and a model trained on one of its looks."""
     import sys
     from pathlib import Path
 
-    from realitygap.classes import ClassSet
-    from realitygap.diagnose.transplant import transplant_effects
     from realitygap.models import load_model
     from realitygap.renderers import render_look
     from realitygap.split import run_split
     from realitygap.train import run_train
     from tests.byo_task import CLASSES
 
+    root = tmp_path_factory.mktemp("sock_world")
     plugin = Path(__file__).with_name("byo_task.py")
     renderer = {"type": "command", "command": f"{sys.executable} {plugin} {{params}} {{out}} {{seed}}"}
     render = {"size": 48, "scene": {}, "classes": CLASSES}
-    looks = {"source": {"noise": 2.0, "toe_contrast": 1.0}, "target": {"noise": 4.0, "toe_contrast": 0.0}}
-    data = render_look(renderer, render, {"factors": looks["source"]}, 32, "source", 0, tmp_path / "sim", "sim")
-    run_split(data, {"train": 0.9, "val": 0.1, "test": 0.0}, 0, tmp_path / "split.json")
+    look = {"noise": 2.0, "toe_contrast": 1.0}
+    data = render_look(renderer, render, {"factors": look}, 32, "source", 0, root / "sim", "sim")
+    run_split(data, {"train": 0.75, "val": 0.0, "test": 0.25}, 0, root / "split.json")
     model = {"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 4}
-    src = [{"dataset": str(data), "split": str(tmp_path / "split.json"), "fraction": 1.0}]
+    src = [{"dataset": str(data), "split": str(root / "split.json"), "fraction": 1.0}]
     run_train(src, src, model, {"iters": 150, "batch_size": 4, "lr": 0.003, "weight_decay": 0.0, "checkpoint_interval": 150,
-                                "loss": [{"type": "ce", "class_weight": "frequency"}]}, 48, 0, tmp_path / "model", device="cpu")
-    net = load_model(tmp_path / "model/model.pth", model, 48, "cpu")
-    got = transplant_effects(net, renderer, render, looks, {"source": "sim", "target": "real"}, ["noise", "toe_contrast"],
-                             ClassSet.from_json(CLASSES), {"count": 12, "pairs": 2, "bootstrap": 200}, 1)
+                                "loss": [{"type": "ce", "class_weight": "frequency"}]}, 48, 0, root / "model", device="cpu")
+    return {"renderer": renderer, "render": render, "look": look, "data": data, "split": root / "split.json",
+            "net": load_model(root / "model/model.pth", model, 48, "cpu")}
+
+
+def test_planted_single_factor_is_the_transplant_s_strongest(sock_world):
+    """Only the toe's contrast decides whether the toe is seen, the noise barely matters. Transplanting the other
+    look's factors one at a time must rank toe_contrast first, with an interval above zero, and noise near zero."""
+    import json
+
+    from realitygap.classes import ClassSet
+    from realitygap.diagnose.transplant import transplant_effects
+    from tests.byo_task import CLASSES
+
+    looks = {"source": sock_world["look"], "target": {"noise": 4.0, "toe_contrast": 0.0}}
+    got = transplant_effects(sock_world["net"], sock_world["renderer"], sock_world["render"], looks,
+                             {"source": "sim", "target": "real"}, ["noise", "toe_contrast"], ClassSet.from_json(CLASSES),
+                             {"count": 12, "pairs": 2, "bootstrap": 200}, 1)
     first, second = got["factors"]
     assert first["factors"] == ["toe_contrast"] and first["effect_ci"][0] > 0, json.dumps(got)
     assert abs(second["effect_points"]) < first["effect_points"] / 3
     assert got["pairs"][0]["factors"] == ["toe_contrast", "noise"] and got["look_gap_points"] > 0
+
+
+def test_planted_image_statistic_is_the_strongest_without_a_renderer(sock_world):
+    """Target photos that differ from the source only by heavy sensor noise: of the five image statistics
+    transplanted onto the source's test images, noise must hurt the model most, with an interval above zero."""
+    import json
+
+    from realitygap.classes import dataset_classes
+    from realitygap.data import load_samples
+    from realitygap.diagnose.image_transplant import statistic_effects
+    from realitygap.inference import load_batch
+
+    samples = load_samples(sock_world["data"], sock_world["split"], "test")
+    images, truth = load_batch(samples, 4)
+    rng = np.random.default_rng(5)
+    photos = np.clip(images + rng.normal(0, 30, images.shape), 0, 255).astype(np.uint8)
+    got = statistic_effects(sock_world["net"], images, truth, photos, dataset_classes(sock_world["data"]), 200, 0)
+    ranked = [r["factors"][0] for r in got["factors"]]
+    assert ranked[0] == "noise" and got["factors"][0]["effect_ci"][0] > 0, json.dumps(got)
+    noise = got["factors"][0]
+    assert noise["target"] > 4 * noise["source"]
+
+
+@pytest.mark.parametrize("sigma", [4.0, 12.0])
+def test_noise_estimate_recovers_the_added_noise(sigma):
+    from realitygap.diagnose.image_stats import noise_sigma
+
+    yy, xx = np.mgrid[:96, :96]
+    smooth = np.stack([100 + 60 * np.sin(xx / 9.0) * np.cos(yy / 13.0)] * 3, -1)       # structure, no noise
+    noisy = smooth + np.random.default_rng(0).normal(0, sigma, (96, 96, 1))          # the same noise in each channel
+    assert noise_sigma(np.clip(noisy, 0, 255).astype(np.uint8)) == pytest.approx(sigma, rel=0.12)
+
+
+def test_statistics_follow_their_definitions_and_the_transforms_move_them():
+    from realitygap.diagnose import image_stats as st
+    from realitygap.diagnose import image_transplant as tr
+
+    rng = np.random.default_rng(0)
+    f = np.hypot(*np.meshgrid(np.fft.fftfreq(128), np.fft.fftfreq(128), indexing="ij"))
+    field = np.real(np.fft.ifft2(np.fft.fft2(rng.standard_normal((128, 128))) / np.maximum(f, 1 / 128) ** 1.5))  # f^-3
+    image = np.repeat(((field - field.min()) / np.ptp(field) * 200 + 20)[..., None], 3, -1).astype(np.uint8)
+    assert st.spectrum_slope(image) == pytest.approx(-3.0, abs=0.25)
+    assert st.spectrum_slope(tr.with_spectrum_slope(image, -2.5)) == pytest.approx(-2.5, abs=0.2)
+    assert st.sharpness(tr.with_sharpness(image, st.sharpness(image) / 4)) < st.sharpness(image) / 2
+    assert tr.with_noise(image, 10.0, rng).astype(float).std() > image.astype(float).std()
+    assert st.noise_sigma(tr.with_noise(image, 10.0, rng)) == pytest.approx(10.0, rel=0.2)
+    jpeg = tr.with_blockiness(image, 2.0)
+    assert st.blockiness(jpeg) > 1.3 and st.blockiness(image) < 1.15
+    target = {"mean": [50.0, 120.0, 200.0], "std": [10.0, 20.0, 30.0]}
+    moved = tr.with_colour(image, st.domain_statistics(image[None])["colour"], target)
+    assert np.allclose(moved.reshape(-1, 3).mean(0), target["mean"], atol=2)
+    assert np.allclose(moved.reshape(-1, 3).std(0), target["std"], atol=2)

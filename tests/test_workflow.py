@@ -355,6 +355,9 @@ def test_the_whole_workflow_runs_on_a_task_of_its_own(tmp_path):
     assert set(metrics["explanations"]["sim"]["gradcam"]["localisation"]) == {"toe", "heel"}
     diagnosis = json.loads((tmp_path / "results/explanations/diagnosis/mine/diagnosis.json").read_text())
     assert diagnosis["class"] == "toe" and {"floor", "sock", "heel", "toe"} <= {r["region"] for r in diagnosis["regions"]}
+    assert diagnosis["transplant"]["kind"] == "image statistics"          # the photos have no look to render
+    assert {f["factor"] for f in metrics["diagnosis"]["factors"]} == {"noise", "sharpness", "spectrum_slope", "colour",
+                                                                      "blockiness"}
     manifest = json.loads((tmp_path / "data/raw/sim/manifest.json").read_text())
     assert set(manifest["factors"]) == {"noise", "toe_contrast", "stripes"}
     randomised = json.loads((tmp_path / "data/augmented/randomise/manifest.json").read_text())

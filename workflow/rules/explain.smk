@@ -57,8 +57,13 @@ def diagnose_explanations(wc):
             for m in METHODS}
 
 
+DIAGNOSED = [next(iter(config["train"]["mixes"][DIAGNOSE[k]])) for k in ("source_mix", "target_mix")]
+"""The source and target domains the diagnosis compares: the first domain of each mix."""
+
+
 rule diagnose:
     input:
+        test_sets=[f for d in DIAGNOSED for f in (raw(d), split_file(d))],
         explanations=lambda wc: [p for pair in diagnose_explanations(wc).values() for p in pair],
         source="results/models/" + DIAGNOSE["source_mix"] + "/{explained}/model.pth",
         target="results/models/" + DIAGNOSE["target_mix"] + "/{explained}/model.pth",
@@ -69,11 +74,12 @@ rule diagnose:
         diagnose=slice_of("diagnose"),
         explanations=lambda wc: as_json(diagnose_explanations(wc)),
         datasets=lambda wc: as_json({d: raw(d) for d in config["explain"]["domains"]}),
-        domains=lambda wc: [next(iter(config["train"]["mixes"][DIAGNOSE[k]])) for k in ("source_mix", "target_mix")],
+        domains=DIAGNOSED,
         model=model_of("{explained}"),
         size=SIZE,
         device=DEVICE,
         renderer=lambda wc: as_json({"renderer": SEARCH["renderer"], "render": json.loads(search_render())}),
+        test_sets=lambda wc: as_json({role: [raw(d), split_file(d)] for role, d in zip(("source", "target"), DIAGNOSED)}),
         seed=SEED,
     log:
         "logs/diagnose/{explained}.log",
@@ -85,4 +91,4 @@ rule diagnose:
         "--target-weights {input.target} --model {params.model:q} --size {params.size} "
         "--device {params.device} --explanations {params.explanations:q} --datasets {params.datasets:q} "
         "--source-domain {params.domains[0]} --target-domain {params.domains[1]} "
-        "--renderer {params.renderer:q} --seed {params.seed} --params {params.diagnose:q} --out {output} 2> {log}"
+        "--renderer {params.renderer:q} --test-sets {params.test_sets:q} --seed {params.seed} --params {params.diagnose:q} --out {output} 2> {log}"

@@ -32,6 +32,7 @@ from realitygap.progress import progress
 def cause_ops(p: float) -> dict[str, list[A.BasicTransform]]:
     """The operation that randomises each render factor, applied with probability `p`."""
     plasma = A.PlasmaBrightnessContrast(brightness_range=(-0.3, 0.3), contrast_range=(-0.3, 0.3), p=p)
+    focus = A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.Sharpen(alpha=(0.2, 0.5))], p=p)
     return {
         "fabric_texture": [A.MultiplicativeNoise(multiplier=(0.7, 1.3), per_channel=False, elementwise=True, p=p)],
         "fold_shading": [plasma],
@@ -46,6 +47,12 @@ def cause_ops(p: float) -> dict[str, list[A.BasicTransform]]:
         "shot_noise": [A.ShotNoise(scale_range=(0.0, 0.01), p=p)],
         "jpeg_quality": [A.ImageCompression(quality_range=(40, 90), p=p)],
         "seam_tint": [],    # a local cue: handled by attribution-guided erasing
+        # the image statistics the diagnosis transplants for domains no renderer draws (diagnose.image_stats)
+        "noise": [A.GaussNoise(std_range=(0.0, 0.06), p=p)],
+        "sharpness": [focus],
+        "spectrum_slope": [focus],
+        "colour": [A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.3, hue=0.03, p=p)],
+        "blockiness": [A.ImageCompression(quality_range=(30, 90), p=p)],
     }
 
 

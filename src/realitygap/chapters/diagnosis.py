@@ -28,12 +28,14 @@ def factor_effects(diagnosis: dict) -> dict:
     transplant = diagnosis.get("transplant")
     if not transplant:
         return {}
-    gap = transplant["look_gap_points"]
+    gap = transplant.get("look_gap_points")           # image statistics: no look to swap as a whole
     factors = [{"factor": r["factors"][0], "effect_points": r["effect_points"], "effect_ci": r["effect_ci"],
-                "gap_share": round(r["effect_points"] / gap, 3) if gap > 0 else None} for r in transplant["factors"]]
+                "gap_share": round(r["effect_points"] / gap, 3) if gap and gap > 0 else None}
+               for r in transplant["factors"]]
     pairs = [{"factors": p["factors"], "effect_points": p["effect_points"], "interaction_points": p["interaction_points"],
-              "interaction_ci": p["interaction_ci"]} for p in transplant["pairs"]]
-    return {"factors": factors, "pairs": pairs, "look_gap_points": gap, "ranking_rule": diagnosis["ranking_rule"]}
+              "interaction_ci": p["interaction_ci"]} for p in transplant.get("pairs", [])]
+    return {"factors": factors, "pairs": pairs, "look_gap_points": gap, "evidence": transplant["kind"],
+            "ranking_rule": diagnosis["ranking_rule"]}
 
 
 def collect(ctx: Context, metrics: dict) -> None:
@@ -76,10 +78,15 @@ def change_text(diagnosis: dict) -> str:
     pairs = [p for p in diagnosis["pairs"] if abs(p["interaction_points"]) >= 1]
     joint = "" if not pairs else " Pairs that act together: " + "; ".join(
         f"{' + '.join(p['factors'])} (interaction {p['interaction_points']:+.1f})" for p in pairs) + "."
-    return (f"Rendered on fresh scenes with one factor as in the real look (and the real look with one factor as "
-            f"in the sim look), the sim-trained model's mIoU moves by each factor's effect; the whole look gap is "
-            f"{diagnosis['look_gap_points']:.1f} points. Change first: {named}.{joint} Ranking rule: "
-            f"{diagnosis['ranking_rule']}.")
+    if diagnosis["evidence"] == "image statistics":
+        how = ("No renderer draws both domains, so each image statistic of the real images (noise, sharpness, power "
+               "spectrum, colour, JPEG blockiness) was carried onto the sim test images by a transform; the sim-trained "
+               "model's mIoU moves by each statistic's effect.")
+    else:
+        how = (f"Rendered on fresh scenes with one factor as in the real look (and the real look with one factor as "
+               f"in the sim look), the sim-trained model's mIoU moves by each factor's effect; the whole look gap is "
+               f"{diagnosis['look_gap_points']:.1f} points.")
+    return f"{how} Change first: {named}.{joint} Ranking rule: {diagnosis['ranking_rule']}."
 
 
 def sections(ctx: Context, metrics: dict) -> list[Section]:

@@ -24,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--renderer", type=json_arg, default=None,
                    help="JSON {renderer, render}: the renderer (plugin spec) and render params {size, scene, classes} "
                         "that re-render the domains' looks for the factor transplants")
+    p.add_argument("--test-sets", type=json_arg, default=None,
+                   help="JSON {source: [dataset, split], target: [dataset, split]}: test images for the image-statistics "
+                        "transplants (domains no renderer draws)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="diagnosis.json")
 
@@ -32,4 +35,4 @@ def main(a: argparse.Namespace) -> None:
     from realitygap.diagnose import run_diagnose
     run_diagnose(a.source_weights, a.target_weights, a.model, a.size, a.explanations, a.datasets,
                  {"source": a.source_domain, "target": a.target_domain}, a.params, a.out, device=a.device,
-                 renderer=a.renderer, seed=a.seed)
+                 renderer=a.renderer, test_sets=a.test_sets, seed=a.seed)

@@ -26,16 +26,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from realitygap.classes import common_classes
-from realitygap.data import samples_of
+from realitygap.data import load_samples, samples_of
 from realitygap.diagnose.cka import layer_features, linear_cka
 from realitygap.cues import cue_regions, region_factors
 from realitygap.diagnose.regions import ablate, class_confidence
+from realitygap.diagnose.image_transplant import statistic_effects
 from realitygap.diagnose.transplant import differing, transplant_effects
-from realitygap.io import read_json, write_json
+from realitygap.io import read_image, read_json, write_json
 from realitygap.seeding import derive_seed
 from realitygap.models import load_model
 from realitygap.inference import load_batch
@@ -145,14 +147,27 @@ def differing_factors(source_manifest: dict, target_manifest: dict) -> dict[str,
 
 
 def interventional_evidence(net, renderer: dict | None, manifests: dict[str, dict], domains_of: dict[str, str],
-                            classes, cfg: dict, seed: int) -> dict | None:
+                            test_sets: dict[str, list] | None, classes, cfg: dict, seed: int) -> dict | None:
     """Render-factor transplants between the two domains' looks (their manifests' factors) on the frozen source
-    model, when a renderer is given and both domains have a look; else None."""
+    model when a renderer is given and both domains have a look; else image-statistics transplants onto the
+    source's test images (`test_sets`: role -> [dataset, split]); None without either."""
     looks = {role: manifests[role].get("factors") for role in ("source", "target")}
-    if renderer is None or not cfg.get("transplant") or not all(looks.values()) or not differing(looks):
+    if not cfg.get("transplant"):
         return None
-    return transplant_effects(net, renderer["renderer"], renderer["render"], looks, domains_of, differing(looks),
-                              classes, cfg["transplant"], derive_seed(seed, "transplant"))
+    if renderer is not None and all(looks.values()) and differing(looks):
+        return transplant_effects(net, renderer["renderer"], renderer["render"], looks, domains_of, differing(looks),
+                                  classes, cfg["transplant"], derive_seed(seed, "transplant")) | {"kind": "render factors"}
+    if not test_sets:
+        return None
+    count = int(cfg["transplant"]["count"])
+    source = load_samples(*test_sets["source"], "test")[:count]
+    target = load_samples(*test_sets["target"], "test")[:count]
+    images, truth = load_batch(source, len(classes))
+    target_images, _ = load_batch(target, common_size=True) if target else (None, None)
+    if target_images is None or images.shape[1:3] != target_images.shape[1:3]:
+        target_images = np.stack([cv2.resize(read_image(s.image), images.shape[1:3][::-1]) for s in target])
+    return statistic_effects(net, images, truth, target_images, classes, cfg["transplant"]["bootstrap"],
+                             derive_seed(seed, "image transplant")) | {"kind": "image statistics"}
 
 
 RANKING_RULE = ("factors whose transplant lowers the source model's score, by effect (mIoU points), strongest first; "
@@ -173,10 +188,11 @@ def ranked_causes(ranked_regions: list[dict], factors: dict, transplant: dict | 
 def run_diagnose(source_weights: str, target_weights: str, model: dict, size: int,
                  explanations: dict[str, tuple[str, str]], datasets: dict[str, str], domains_of: dict[str, str],
                  cfg: dict, out: str | os.PathLike, device: str = "auto", renderer: dict | None = None,
-                 seed: int = 0) -> dict:
+                 test_sets: dict[str, list] | None = None, seed: int = 0) -> dict:
     """Write `diagnosis.json`. `explanations`: method -> (source model's, target model's) explain
     folders; `datasets`: domain -> dataset folder; `domains_of`: {"source": domain, "target": domain};
-    `renderer`: {renderer, render} that re-renders the domains' looks for the interventional evidence."""
+    `renderer`: {renderer, render} that re-renders the domains' looks for the interventional evidence, else
+    `test_sets` ({source, target}: [dataset, split]) whose test images carry the image-statistics transplants."""
     class_name = cfg["target_class"]
     classes = common_classes(list(datasets.values()))
     class_index = classes.index(class_name, "diagnose/target_class")
@@ -193,7 +209,7 @@ def run_diagnose(source_weights: str, target_weights: str, model: dict, size: in
     manifests = {role: read_json(Path(datasets[d]) / "manifest.json") for role, d in domains_of.items()}
     factors = differing_factors(manifests["source"], manifests["target"])
     ranked = rank_causes(attribution, ablation, list(regions), factors)
-    transplant = interventional_evidence(source, renderer, manifests, domains_of, classes, cfg, seed)
+    transplant = interventional_evidence(source, renderer, manifests, domains_of, test_sets, classes, cfg, seed)
     result = {"source": domains_of["source"], "target": domains_of["target"], "class": class_name,
               "images": len(samples), "ranked_causes": ranked_causes(ranked, factors, transplant),
               "ranking_rule": RANKING_RULE if transplant else "cue regions by attribution + ablation points",

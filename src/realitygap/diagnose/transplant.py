@@ -52,7 +52,7 @@ def bootstrap_deltas(variant: np.ndarray, base: np.ndarray, draws: int, rng: np.
     return np.array([pooled_miou(variant[p]) - pooled_miou(base[p]) for p in picks])
 
 
-def _interval(draws: np.ndarray) -> list[float]:
+def interval(draws: np.ndarray) -> list[float]:
     return [round(float(np.percentile(draws, 2.5)), 2), round(float(np.percentile(draws, 97.5)), 2)]
 
 
@@ -98,9 +98,9 @@ def direction_deltas(t: Transplanter, scenes: str, base: dict, other: dict, grou
 
 def summarise(group: tuple[str, ...], forward: np.ndarray, reverse: np.ndarray) -> dict:
     effect = (-forward + reverse) / 2
-    return {"factors": list(group), "forward_points": round(float(forward.mean()), 2), "forward_ci": _interval(forward),
-            "reverse_points": round(float(reverse.mean()), 2), "reverse_ci": _interval(reverse),
-            "effect_points": round(float(effect.mean()), 2), "effect_ci": _interval(effect)}
+    return {"factors": list(group), "forward_points": round(float(forward.mean()), 2), "forward_ci": interval(forward),
+            "reverse_points": round(float(reverse.mean()), 2), "reverse_ci": interval(reverse),
+            "effect_points": round(float(effect.mean()), 2), "effect_ci": interval(effect)}
 
 
 def transplant_effects(net, renderer: dict, render: dict, looks: dict[str, dict], scenes: dict[str, str],
@@ -125,7 +125,7 @@ def transplant_effects(net, renderer: dict, render: dict, looks: dict[str, dict]
     effects = {g: (-fwd[g] + rev[g]) / 2 for g in fwd}
     interactions = [summarise(p, fwd[p], rev[p]) | {
         "interaction_points": round(float((effects[p] - effects[p[:1]] - effects[p[1:]]).mean()), 2),
-        "interaction_ci": _interval(effects[p] - effects[p[:1]] - effects[p[1:]])} for p in pairs]
+        "interaction_ci": interval(effects[p] - effects[p[:1]] - effects[p[1:]])} for p in pairs]
     gap = ((base["source"] - swapped["source"]) + (swapped["target"] - base["target"])) / 2
     return {"rule": "effect = (-forward + reverse) / 2: mIoU points of the frozen source model, paired bootstrap "
                     "95 % intervals over images", "images": int(cfg["count"]), "look_gap_points": round(gap, 2),
