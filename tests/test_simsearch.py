@@ -225,3 +225,17 @@ def test_killed_search_continues_the_study_and_ends_as_an_uninterrupted_one(rend
     after = _finished(rendered, killed)
     assert after[:len(before)] == before           # ... the finished ones were kept ...
     assert len(after) == 3 and after == _finished(rendered, reference)   # ... and it ends as if never killed
+
+
+def test_the_search_starts_from_the_diagnosis_top_causes_moved_toward_the_target():
+    from realitygap.simsearch.space import diagnosed_look, raw_params
+
+    space = {"seam_stitch": {"range": [0.0, 0.6], "randomise": True}, "noise_std": [0.0, 0.04],
+             "seam_tint": {"choices": [0.0, 0.5]}, "vignetting": [0.0, 0.3]}
+    base, target = {"seam_contrast": 0.35, "seam_tint": 0.5}, {"seam_stitch": 0.5, "noise_std": 0.03, "vignetting": 0.4}
+    causes = ["seam_contrast", "seam_stitch", "fold_shading", "seam_tint", "vignetting", "noise_std"]
+    look = diagnosed_look(causes, space, base, target, top=3)
+    assert look == {"seam_stitch": [0, 0.5], "seam_tint": 0, "vignetting": 0.3}     # not in the space: skipped
+    assert diagnosed_look(causes, space, base, target, top=1) == {"seam_stitch": [0, 0.5]}
+    assert raw_params(look, space) == {"seam_stitch.centre": 0.25, "seam_stitch.width": 0.5, "seam_tint": 0,
+                                       "vignetting": 0.3}

@@ -18,7 +18,18 @@ def search_params(wc=None):
     return as_json({k: v for k, v in SEARCH.items() if k != "workers"})
 
 
+DIAGNOSIS = f"results/explanations/diagnosis/{PRIMARY}/diagnosis.json"
+DIAGNOSED_START = [DIAGNOSIS] if SEARCH.get("diagnosed_start") else []   # the search waits for the diagnosis
+
+
+def search_diagnosis(wc=None):
+    """The diagnosis the search starts from, and the target domain's look its top causes move toward."""
+    target = config["render"]["domains"].get(SEARCH["target"], {})
+    return shlex.join(["--diagnosis", as_json({"file": DIAGNOSIS, "target": target})]) if DIAGNOSED_START else ""
+
+
 SEARCH_ARGS = dict(
+    diagnosis=search_diagnosis,
     search=search_params,
     render=search_render,
     train=lambda wc: as_json(train_params()),
@@ -32,6 +43,7 @@ SEARCH_ARGS = dict(
 rule simsearch_worker:
     input:
         *dataset_files(SEARCH["target"]),
+        DIAGNOSED_START,
         code=code("simsearch.study"),
     output:
         f"{SEARCH_ROOT}/workers/{{worker}}.json",
@@ -46,12 +58,13 @@ rule simsearch_worker:
     shell:
         "OMP_NUM_THREADS={threads} realitygap simsearch worker --params {params.search:q} --render {params.render:q} "
         "--train {params.train:q} --model {params.model:q} --val-sources {params.val:q} --seed {params.seed} "
-        "--device {params.device} --root " + SEARCH_ROOT + " --worker {wildcards.worker} --out {output} > {log} 2>&1"
+        "--device {params.device} {params.diagnosis} --root " + SEARCH_ROOT + " --worker {wildcards.worker} --out {output} > {log} 2>&1"
 
 
 rule simsearch_report:
     input:
         workers=expand(f"{SEARCH_ROOT}/workers/{{worker}}.json", worker=range(SEARCH["workers"])),
+        diagnosis=DIAGNOSED_START,
         code=code("simsearch.report"),
     output:
         search=f"{SEARCH_ROOT}/search.json",
@@ -69,7 +82,7 @@ rule simsearch_report:
         **cluster("simsearch"),
     shell:
         "realitygap simsearch report --params {params.search:q} --render {params.render:q} --train {params.train:q} "
-        "--model {params.model:q} --val-sources {params.val:q} --seed {params.seed} --root " + SEARCH_ROOT + " "
+        "--model {params.model:q} --val-sources {params.val:q} --seed {params.seed} {params.diagnosis} --root " + SEARCH_ROOT + " "
         "--out " + SEARCH_ROOT + " 2> {log}"
 
 

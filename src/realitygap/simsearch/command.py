@@ -24,6 +24,9 @@ def _study(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-sources", type=json_arg, required=True, help="JSON list of {dataset, split} scoring trials")
     p.add_argument("--device", default="auto")
     p.add_argument("--root", required=True, help="folder of the study journal and trial scratch space")
+    p.add_argument("--diagnosis", type=json_arg, default=None,
+                   help="JSON {file: diagnosis.json, target: the target domain's look}: the search first tries the "
+                        "base look with the diagnosis' top causes (simsearch.diagnosed_start) moved toward the target")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,6 +52,12 @@ def main(a: argparse.Namespace) -> None:
                     "searched")
         return
     from realitygap.simsearch.study import search_setup
+    if a.diagnosis and a.params.get("diagnosed_start"):
+        from realitygap.simsearch.space import diagnosed_look
+        causes = read_json(a.diagnosis["file"])["ranked_causes"]
+        look = diagnosed_look(causes, a.params["space"], a.render["base"], a.diagnosis["target"],
+                              a.params["diagnosed_start"])
+        a.params["initial"] = ([look] if look else []) + list(a.params.get("initial", []))
     setup = search_setup(a.params, a.render, a.train, a.model, a.val_sources, a.seed, a.root, a.device)
     if a.action == "worker":
         from realitygap.simsearch.study import run_worker

@@ -74,3 +74,24 @@ def raw_params(look: dict, space: dict) -> dict:
         else:
             params[name] = value
     return params
+
+
+def diagnosed_look(causes: list[str], space: dict, base: dict, target: dict, top: int) -> dict:
+    """The look the search tries first after a diagnosis: the first `top` of its ranked causes that the space
+    holds and whose values differ between the base and target looks, moved toward the target: a randomised
+    factor drawn over [base, target], a fixed one at the target's value (clipped to the space), a choice at it."""
+    look = {}
+    for name in causes:
+        spec = space.get(name)
+        if spec is None or (name not in base and name not in target) or base.get(name, 0) == target.get(name, 0):
+            continue
+        low, high = sorted((base.get(name, 0), target.get(name, 0)))
+        if isinstance(spec, dict) and spec.get("randomise"):
+            look[name] = [low, high]
+        elif isinstance(spec, list):
+            look[name] = min(max(target.get(name, 0), spec[0]), spec[1])
+        elif target.get(name, 0) in spec["choices"]:
+            look[name] = target.get(name, 0)
+        if len(look) == top:
+            break
+    return look
