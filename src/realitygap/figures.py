@@ -92,5 +92,5 @@ def effect_bars(factors: list[dict], path: str | os.PathLike) -> None:
         ax.errorbar(values[i], i, xerr=[[values[i] - lo], [hi - values[i]]], color="black", capsize=3)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("mIoU points the sim model loses to the factor (95 % CI)")
-    ax.set_title("What each render factor does to the sim-trained model")
+    ax.set_title("What each factor does to the sim-trained model")
     save_figure(fig, path)
