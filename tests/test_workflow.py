@@ -38,6 +38,8 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     assert not (tiny_run / "results/models/aug_camera/aspp").exists()   # policies retrain the primary model
     assert (tiny_run / "data/augmented/camera_style/manifest.json").exists()
     assert "train" in metrics["timings_s"]
+    rules = metrics["timings_s"]["rules"]                  # Snakemake's benchmark of every job, per rule
+    assert rules["train"]["jobs"] >= 2 and rules["train"]["cpu_s"] > 0 and rules["diagnose"]["max_rss_mb"] > 0
     for method in ("gradcam", "saliency", "minmax_cam", "rise"):
         folder = tiny_run / "results/explanations/real/unet" / method
         assert (folder / "maps.npz").exists() and list((folder / "overlays/real").glob("*.png"))

@@ -54,6 +54,8 @@ rule augment:
         copies=AUGMENT["copies"],
         keep="--keep-source" if AUGMENT["keep_source"] else "",
         seed=SEED,
+    benchmark:
+        "benchmarks/augment/{policy}.tsv",
     log:
         "logs/augment/{policy}.log",
     priority: 2     # the policies' trainings are the longest chain of the DAG

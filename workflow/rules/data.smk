@@ -11,6 +11,8 @@ rule render:
             "randomise": at(f"render/domains/{wc.rendered}").get("randomise", {})}),
         seed=SEED,
         domain=lambda wc: wc.rendered,
+    benchmark:
+        "benchmarks/render/{rendered}.tsv",
     log:
         "logs/render/{rendered}.log",
     threads: 2
@@ -43,6 +45,8 @@ rule ingest:
         directory("data/raw/{ingested}"),
     params:
         args=ingest_args,
+    benchmark:
+        "benchmarks/ingest/{ingested}.tsv",
     log:
         "logs/ingest/{ingested}.log",
     resources:
@@ -60,6 +64,8 @@ rule split:
     params:
         split=lambda wc: as_json({"fractions": config["split"].get("domains", {}).get(wc.domain, config["split"]["fractions"])}),
         seed=SEED,
+    benchmark:
+        "benchmarks/split/{domain}.tsv",
     log:
         "logs/split/{domain}.log",
     resources:

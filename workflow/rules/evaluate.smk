@@ -10,6 +10,8 @@ rule predict:
         model=model_of("{model}"),
         size=SIZE,
         device=DEVICE,
+    benchmark:
+        "benchmarks/predict/{mix}/{model}/{domain}.tsv",
     log:
         "logs/predict/{mix}/{model}/{domain}.log",
     resources:
@@ -26,6 +28,8 @@ rule score_segmentation:
         code=code("score.matrix"),
     output:
         "results/scores/segmentation/{mix}/{model}/{domain}.json",
+    benchmark:
+        "benchmarks/score_segmentation/{mix}/{model}/{domain}.tsv",
     log:
         "logs/score/segmentation/{mix}/{model}/{domain}.log",
     resources:
@@ -42,6 +46,8 @@ use rule predict as predict_replicate with:
         code=code("predict.stage"),
     output:
         "results/replicates/{replicate}/predictions/{mix}/{model}/{domain}.npz",
+    benchmark:
+        "benchmarks/predict_replicate/{replicate}/{mix}/{model}/{domain}.tsv",
     log:
         "logs/predict/{replicate}/{mix}/{model}/{domain}.log",
 
@@ -52,6 +58,8 @@ use rule score_segmentation as score_replicate with:
         code=code("score.matrix"),
     output:
         "results/replicates/{replicate}/scores/{mix}/{model}/{domain}.json",
+    benchmark:
+        "benchmarks/score_replicate/{replicate}/{mix}/{model}/{domain}.tsv",
     log:
         "logs/score/segmentation/{replicate}/{mix}/{model}/{domain}.log",
 
@@ -64,6 +72,8 @@ rule score_matrix:
     output:
         json="results/scores/matrix.json",
         csv="results/scores/matrix.csv",
+    benchmark:
+        "benchmarks/score_matrix.tsv",
     log:
         "logs/score/matrix.log",
     resources:
@@ -83,6 +93,8 @@ rule score_policies:
         policies=as_json(POLICIES),
         extra=as_json({"simsearch": SEARCHED} | {mix: mix for mix in PSEUDO_MIXES}),
         model=PRIMARY,
+    benchmark:
+        "benchmarks/score_policies.tsv",
     log:
         "logs/score/policies.log",
     resources:
@@ -121,6 +133,8 @@ rule score_image_quality:
         size=SIZE,
         device=DEVICE,
         seed=SEED,
+    benchmark:
+        "benchmarks/score_image_quality.tsv",
     log:
         "logs/score/image_quality.log",
     resources:

@@ -51,6 +51,8 @@ use rule train as train_variant with:
         out=lambda wc, output: os.path.dirname(output.weights),
         mix=lambda wc: wc.mix,
         name=lambda wc: wc.variant,
+    benchmark:
+        "benchmarks/train_variant/{variant}/{exp_seed}/{mix}.tsv",
     log:
         "logs/experiments/{variant}/{exp_seed}/{mix}/train.log",
     priority: 0
@@ -73,6 +75,8 @@ rule evaluate_variant:
         size=SIZE,
         seed=experiment_seed,
         device=DEVICE,
+    benchmark:
+        "benchmarks/evaluate_variant/{variant}/{exp_seed}/{mix}.tsv",
     log:
         "logs/experiments/{variant}/{exp_seed}/{mix}/evaluate.log",
     resources:
@@ -97,6 +101,8 @@ use rule explain as explain_variant with:
         size=SIZE,
         seed=SEED,
         device=DEVICE,
+    benchmark:
+        "benchmarks/explain_variant/{variant}/{method}.tsv",
     log:
         "logs/experiments/{variant}/explain/{method}.log",
     priority: 0
@@ -122,6 +128,8 @@ use rule render as render_probe with:
         render=probe_render,
         seed=SEED,
         domain=lambda wc: f"probe_{wc.probe_set}",
+    benchmark:
+        "benchmarks/render_probe/{probe_set}.tsv",
     log:
         "logs/render/probe_{probe_set}.log",
 
@@ -144,6 +152,8 @@ use rule train as train_probe with:
         out=lambda wc, output: os.path.dirname(output.weights),
         mix=lambda wc: f"probe_{wc.strength}",
         name="base",
+    benchmark:
+        "benchmarks/train_probe/{strength}.tsv",
     log:
         "logs/experiments/probe/{strength}/train.log",
     priority: 0
@@ -169,6 +179,8 @@ rule probe:
         size=SIZE,
         seed=SEED,
         device=DEVICE,
+    benchmark:
+        "benchmarks/probe/{strength}.tsv",
     log:
         "logs/experiments/probe/{strength}/probe.log",
     resources:
@@ -197,6 +209,8 @@ rule experiments_report:
         report=as_json({"source_mix": EXP["source_mix"], "target_mix": EXP["target_mix"],
                         "source_domains": mix_domains(EXP["source_mix"]),
                         "target_domains": mix_domains(EXP["target_mix"])}),
+    benchmark:
+        "benchmarks/experiments_report.tsv",
     log:
         "logs/experiments/report.log",
     resources:

@@ -18,6 +18,8 @@ rule explain:
         size=SIZE,
         seed=SEED,
         device=DEVICE,
+    benchmark:
+        "benchmarks/explain/{mix}/{explained}/{method}.tsv",
     log:
         "logs/explain/{mix}/{explained}/{method}.log",
     priority: 1     # the diagnosis, and the XAI-guided policy after it, wait on these: start them early
@@ -42,6 +44,8 @@ rule score_explanations:
         score=lambda wc: as_json({k: v for k, v in config["score"].items() if k != "xai_classes"}),
         size=SIZE,
         device=DEVICE,
+    benchmark:
+        "benchmarks/score_explanations/{mix}/{explained}/{method}.tsv",
     log:
         "logs/score/explanations/{mix}/{explained}/{method}.log",
     resources:
@@ -81,6 +85,8 @@ rule diagnose:
         renderer=lambda wc: as_json({"renderer": SEARCH["renderer"], "render": json.loads(search_render())}),
         test_sets=lambda wc: as_json({role: [raw(d), split_file(d)] for role, d in zip(("source", "target"), DIAGNOSED)}),
         seed=SEED,
+    benchmark:
+        "benchmarks/diagnose/{explained}.tsv",
     log:
         "logs/diagnose/{explained}.log",
     priority: 2

@@ -23,6 +23,8 @@ rule explain_frontier:
         size=SIZE,
         seed=SEED,
         device=DEVICE,
+    benchmark:
+        "benchmarks/explain_frontier.tsv",
     log:
         "logs/explain/frontier.log",
     resources:

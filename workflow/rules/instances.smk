@@ -34,6 +34,8 @@ rule train_instances:
         seed=SEED,
         device=DEVICE,
         out=lambda wc, output: os.path.dirname(output.weights),
+    benchmark:
+        "benchmarks/train_instances/{mix}/{loss}.tsv",
     log:
         "logs/instances/train/{mix}/{loss}.log",
     threads: 1
@@ -60,6 +62,8 @@ rule predict_instances:
         categories=lambda wc: as_json(instance_categories(config)),
         datasets=as_json(split_datasets(INSTANCE["test_domains"])),
         device=DEVICE,
+    benchmark:
+        "benchmarks/predict_instances/{mix}/{loss}.tsv",
     log:
         "logs/instances/predict/{mix}/{loss}.log",
     resources:
@@ -79,6 +83,8 @@ rule score_instances:
         "results/scores/instances/{mix}/{loss}.json",
     params:
         datasets=as_json({d: raw(d) for d in INSTANCE["test_domains"]}),
+    benchmark:
+        "benchmarks/score_instances/{mix}/{loss}.tsv",
     log:
         "logs/score/instances/{mix}/{loss}.log",
     resources:
@@ -109,6 +115,8 @@ rule explain_instances:
         datasets=lambda wc, input: as_json({INSTANCE["explain"]["domain"]: [input.data, input.split]}),
         seed=SEED,
         device=DEVICE,
+    benchmark:
+        "benchmarks/explain_instances.tsv",
     log:
         "logs/instances/explain.log",
     resources:
@@ -155,6 +163,8 @@ rule augment_instances:
         min_count=INSTANCE_AUGMENT["min_count"],
         context=instance_augment_context,
         seed=SEED,
+    benchmark:
+        "benchmarks/augment_instances/{policy}.tsv",
     log:
         "logs/instances/augment/{policy}.log",
     wildcard_constraints:

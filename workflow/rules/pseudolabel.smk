@@ -33,6 +33,8 @@ rule pseudolabel_classifier:
         size=SIZE,
         seed=SEED,
         device=DEVICE,
+    benchmark:
+        "benchmarks/pseudolabel_classifier.tsv",
     log:
         f"logs/pseudolabel/{PL_TARGET}/classifier.log",
     threads: 1
@@ -61,6 +63,8 @@ rule pseudolabel:
         size=SIZE,
         seed=SEED,
         device=DEVICE,
+    benchmark:
+        "benchmarks/pseudolabel.tsv",
     log:
         f"logs/pseudolabel/{PL_TARGET}/label.log",
     threads: 1

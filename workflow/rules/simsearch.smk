@@ -49,6 +49,8 @@ rule simsearch_worker:
         f"{SEARCH_ROOT}/workers/{{worker}}.json",
     params:
         **SEARCH_ARGS,
+    benchmark:
+        "benchmarks/simsearch_worker/{worker}.tsv",
     log:
         "logs/simsearch/worker{worker}.log",
     threads: 1
@@ -75,6 +77,8 @@ rule simsearch_report:
                            category="Render search"),
     params:
         **SEARCH_ARGS,
+    benchmark:
+        "benchmarks/simsearch_report.tsv",
     log:
         "logs/simsearch/report.log",
     priority: 2
@@ -97,6 +101,8 @@ rule render_searched:
         render=search_render,
         images=lambda wc: config["render"]["count"].get(SEARCH["base"], SEARCH["count"]),   # ingested base: a trial's count
         seed=SEED,
+    benchmark:
+        "benchmarks/render_searched.tsv",
     log:
         f"logs/render/{SEARCHED}.log",
     priority: 2

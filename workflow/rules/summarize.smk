@@ -28,6 +28,7 @@ rule summarize:
         policy_attributions=report("results/report/policy_attributions.png",
                                    caption="../report/policy_attributions.rst", category="Augmentation"),
         counterfactuals=["results/report/counterfactuals.png"] if "counterfactual" in METHODS else [],
+        factor_effects=["results/report/factor_effects.png"] if DIAGNOSE.get("transplant") else [],
         instance_figures=["results/report/instance_gap.png", "results/report/instance_longtail.png"]
                          if INSTANCE_RUNS else [],
     params:
@@ -36,6 +37,8 @@ rule summarize:
                                       "pseudo_mixes": PSEUDO_MIXES,
                                       **config["summarize"]}),
         everything=lambda wc: as_json({k: v for k, v in config.items() if k != "cluster"}),
+    benchmark:
+        "benchmarks/summarize.tsv",
     log:
         "logs/summarize.log",
     resources:

@@ -17,6 +17,8 @@ rule train:
         out=lambda wc, output: os.path.dirname(output.weights),
         mix=lambda wc: wc.mix,
         name=lambda wc: wc.model,
+    benchmark:
+        "benchmarks/train/{mix}/{model}.tsv",
     log:
         "logs/train/{mix}/{model}.log",
     # One thread per training: a second thread speeds a step up 1.6x, not 2x (bench/train_step.py), so
@@ -36,6 +38,8 @@ use rule train as train_replicate with:
     output:
         weights="results/replicates/{replicate}/models/{mix}/{model}/model.pth",
         summary="results/replicates/{replicate}/models/{mix}/{model}/train.json",
+    benchmark:
+        "benchmarks/train_replicate/{replicate}/{mix}/{model}.tsv",
     log:
         "logs/train/{replicate}/{mix}/{model}.log",
     priority: 0

@@ -33,6 +33,7 @@ class Context:
     pseudolabel_dir: str | None = None
     image_quality: str | None = None
     frontier_dir: str | None = None
+    benchmarks_dir: str | None = None           # Snakemake's benchmark records, benchmarks/<rule>/...
 
     @cached_property
     def classes(self) -> ClassSet:

@@ -1,7 +1,9 @@
-"""Chapter: run time. Job-seconds per stage and the wall time of the run that wrote the report."""
+"""Chapter: run time. Job-seconds per stage, wall and CPU time per rule (Snakemake's benchmark records), and the
+wall time of the run that wrote the report."""
 
 from __future__ import annotations
 
+import csv
 import glob
 import json
 import os
@@ -34,18 +36,53 @@ def collect_timings(root: str | os.PathLike, run_record: str | os.PathLike | Non
     return totals
 
 
+def _number(value: str | None) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):          # Snakemake writes NA where it could not measure
+        return 0.0
+
+
+def rule_benchmarks(root: str | os.PathLike) -> dict:
+    """Per rule: its jobs, their summed wall and CPU seconds and the largest resident memory (MB), from the
+    benchmark TSV files Snakemake writes under `root/<rule>/...` (`benchmark:` of every rule)."""
+    rules: dict[str, dict] = {}
+    for path in sorted(Path(root).glob("**/*.tsv")):
+        with open(path, newline="") as f:
+            record = next(csv.DictReader(f, delimiter="\t"), None)
+        if record is None:
+            continue
+        row = rules.setdefault(path.relative_to(root).parts[0].removesuffix(".tsv"),
+                               {"jobs": 0, "wall_s": 0.0, "cpu_s": 0.0, "max_rss_mb": 0.0})
+        row["jobs"] += 1
+        row["wall_s"] = round(row["wall_s"] + _number(record.get("s")), 2)
+        row["cpu_s"] = round(row["cpu_s"] + _number(record.get("cpu_time")), 2)
+        row["max_rss_mb"] = round(max(row["max_rss_mb"], _number(record.get("max_rss"))), 1)
+    return dict(sorted(rules.items(), key=lambda kv: -kv[1]["wall_s"]))
+
+
 def timing_rows(timings: dict) -> list[list]:
     """The run-time table: stages, their sum in job-seconds, then the run's wall time."""
-    rows = [[k, v] for k, v in timings.items() if k not in ("job_seconds_total", "total")]
+    rows = [[k, v] for k, v in timings.items() if k not in ("job_seconds_total", "total", "rules")]
     return rows + [["all stages (job-seconds)", timings.get("job_seconds_total")],
                    ["run (wall time)", timings["total"]]]
 
 
 def collect(ctx: Context, metrics: dict) -> None:
     metrics["timings_s"] = collect_timings(ctx.timings_dir, ctx.run_record)
+    if ctx.benchmarks_dir and Path(ctx.benchmarks_dir).is_dir():
+        metrics["timings_s"]["rules"] = rule_benchmarks(ctx.benchmarks_dir)
 
 
 def sections(ctx: Context, metrics: dict) -> list[Section]:
-    return [Section("Run time", "Job-seconds per stage, summed over its jobs (jobs that ran side by side both "
-                    "count), and the wall time of the run that wrote this report.",
-                    table(["stage", "seconds"], timing_rows(metrics["timings_s"])))]
+    out = [Section("Run time", "Job-seconds per stage, summed over its jobs (jobs that ran side by side both "
+                   "count), and the wall time of the run that wrote this report.",
+                   table(["stage", "seconds"], timing_rows(metrics["timings_s"])))]
+    rules = metrics["timings_s"].get("rules")
+    if rules:
+        rows = [[name, r["jobs"], r["wall_s"], r["cpu_s"], r["max_rss_mb"]] for name, r in rules.items()]
+        out.append(Section("Run time per rule", "Snakemake's benchmark of every job, summed per rule (most wall time "
+                           "first): wall and CPU seconds, and the largest resident memory of one job. Jobs that ran in "
+                           "an earlier run keep their records.",
+                           table(["rule", "jobs", "wall s", "CPU s", "max RSS (MB)"], rows)))
+    return out

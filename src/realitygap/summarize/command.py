@@ -30,6 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-record", default="logs/run.json",
                    help="the workflow's start record (Snakemake's onstart writes it): timings_s.total is the "
                         "wall time since; without it, since the earliest job's start")
+    p.add_argument("--benchmarks", default="benchmarks",
+                   help="folder of Snakemake's benchmark records (benchmarks/<rule>/...): the per-rule table")
     p.add_argument("--out", required=True, help="report folder")
 
 
@@ -40,4 +42,4 @@ def main(a: argparse.Namespace) -> None:
                   simsearch_file=a.simsearch, experiments_dir=a.experiments, instances_dir=a.instances,
                   instance_explanations=a.instance_explanations, pseudolabel_dir=a.pseudolabel,
                   image_quality=a.image_quality, frontier_dir=a.frontier, instance_augmented=a.instance_augmented,
-                  run_record=a.run_record)
+                  run_record=a.run_record, benchmarks_dir=a.benchmarks)
