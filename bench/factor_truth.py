@@ -76,7 +76,7 @@ def truth_table(root: Path, seed: int, b: dict) -> tuple[dict, Path]:
     factors = sorted(f for f in set(sim) | set(real) if sim.get(f, 0) != real.get(f, 0))
     test = prepare(root, "real", real, "real", b)
     sim_miou, sim_model = train_and_score(root, "sim", prepare(root, "sim", sim, "sim", b), test, seed, b)
-    real_miou, _ = train_and_score(root, "real", test, test, seed, b)
+    real_miou, real_model = train_and_score(root, "real", test, test, seed, b)
     rows = {}
     for group in [(f,) for f in factors]:
         rows[group] = fixed(root, group, sim, real, test, seed, b)
@@ -87,7 +87,7 @@ def truth_table(root: Path, seed: int, b: dict) -> tuple[dict, Path]:
         print(seed, pair, rows[pair], flush=True)
     closed = {"+".join(g): round((m - sim_miou) / (real_miou - sim_miou), 3) for g, m in rows.items()}
     return {"sim_miou": sim_miou, "real_miou": real_miou, "miou": {"+".join(g): m for g, m in rows.items()},
-            "closed": closed}, sim_model
+            "closed": closed}, (sim_model, real_model)
 
 
 def fixed(root: Path, group: tuple[str, ...], sim: dict, real: dict, test, seed: int, b: dict) -> float:
@@ -97,21 +97,22 @@ def fixed(root: Path, group: tuple[str, ...], sim: dict, real: dict, test, seed:
     return train_and_score(root, name, prepare(root, name, factors, "sim", b), test, seed, b)[0]
 
 
-def diagnosis(model: Path, b: dict, seed: int) -> dict:
-    """The interventional diagnosis of the frozen sim model (fresh scenes, not its training images)."""
+def diagnosis(model: Path, real_model: Path, b: dict, seed: int) -> dict:
+    """The interventional diagnosis of the frozen sim model and the real model's reliance (fresh scenes)."""
     net = load_model(model, b["model"], b["size"], "cpu")
     render = {"size": b["size"], "scene": b["render"]["scene"]}
     sim, real = b["render"]["domains"]["sim"], b["render"]["domains"]["real"]
     factors = sorted(f for f in set(sim) | set(real) if sim.get(f, 0) != real.get(f, 0))
     return transplant_effects(net, {"type": "builtin"}, render, {"source": sim, "target": real},
                               {"source": "sim", "target": "real"}, factors, ClassSet.from_json(RENDER_CLASSES.to_json()),
-                              b["transplant"], seed + 1000)
+                              b["transplant"], seed + 1000,
+                              target_net=load_model(real_model, b["model"], b["size"], "cpu"))
 
 
 def compare(truth: dict, effects: dict) -> dict:
-    """Spearman of the diagnosis' effects with the truth's gap closed (single factors), and top-3 overlap."""
+    """Spearman of the diagnosis' scores with the truth's gap closed (single factors), and top-3 overlap."""
     single = [f for f in truth if "+" not in f]
-    eff = {r["factors"][0]: r["effect_points"] for r in effects["factors"]}
+    eff = {r["factors"][0]: r["score_points"] for r in effects["factors"]}
     rho = stats.spearmanr([truth[f] for f in single], [eff[f] for f in single]).statistic
     top_truth = sorted(single, key=lambda f: -truth[f])[:3]
     top_diag = sorted(single, key=lambda f: -eff[f])[:3]
@@ -132,8 +133,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or tmp)
         for seed in range(args.seeds):
-            table, sim_model = truth_table(root, seed, b)
-            effects = diagnosis(sim_model, b, seed)
+            table, models = truth_table(root, seed, b)
+            effects = diagnosis(*models, b, seed)
             per_seed[seed] = {"truth": table, "diagnosis": effects, "agreement": compare(table["closed"], effects)}
             print(seed, per_seed[seed]["agreement"], flush=True)
     closed = {k: [per_seed[s]["truth"]["closed"][k] for s in per_seed if k in per_seed[s]["truth"]["closed"]]
@@ -142,8 +143,8 @@ def main() -> None:
     effect = {r["factors"][0]: [] for r in per_seed[0]["diagnosis"]["factors"]}
     for s in per_seed:
         for r in per_seed[s]["diagnosis"]["factors"]:
-            effect[r["factors"][0]].append(r["effect_points"])
-    summary = compare(mean_closed, {"factors": [{"factors": [f], "effect_points": float(np.mean(v))}
+            effect[r["factors"][0]].append(r["score_points"])
+    summary = compare(mean_closed, {"factors": [{"factors": [f], "score_points": float(np.mean(v))}
                                                 for f, v in effect.items()]})
     figures = {"closed_mean": mean_closed, "closed_per_seed": closed, "agreement_of_means": summary,
                "per_seed": {str(s): v for s, v in per_seed.items()}}

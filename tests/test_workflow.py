@@ -58,8 +58,8 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
                             "light_gradient", "table_texture", "table_photo", "depth_of_field", "chromatic_aberration",
                             "vignetting", "noise_std", "shot_noise", "jpeg_quality"}
     effects = {f["factor"]: f for f in metrics["diagnosis"]["factors"]}
-    assert set(effects) == transplanted and all(f["effect_ci"][0] <= f["effect_points"] <= f["effect_ci"][1]
-                                               for f in effects.values())
+    assert set(effects) == transplanted and all(f["score_ci"][0] <= f["score_points"] <= f["score_ci"][1]
+                                               and "reliance_points" in f for f in effects.values())
     assert [p["factors"] for p in metrics["diagnosis"]["pairs"]] == [[r["factors"][0] for r in diagnosis["transplant"]
                                                                       ["factors"][:2]]]     # tiny: pairs of the top 2
     assert (tiny_run / "results/report/factor_effects.png").is_file()

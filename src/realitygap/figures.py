@@ -81,16 +81,18 @@ def closure_bars(policies: dict[str, dict], path: str | os.PathLike) -> None:
 
 
 def effect_bars(factors: list[dict], path: str | os.PathLike) -> None:
-    """Horizontal bars of each render factor's effect on the source model (mIoU points), strongest on top,
-    with 95 % interval whiskers."""
+    """Horizontal bars of each factor's score (mIoU points: its effect on the source model plus the target
+    model's reliance on it), highest on top, with 95 % interval whiskers and the effect as a dot."""
     rows = factors[::-1]
-    values = [r["effect_points"] for r in rows]
+    values = [r["score_points"] for r in rows]
     fig, ax = plt.subplots(figsize=(5.5, 0.8 + 0.32 * max(len(rows), 1)))
     ax.barh([r["factor"] for r in rows], values, color=["tab:red" if v > 0 else "tab:gray" for v in values], alpha=0.8)
     for i, r in enumerate(rows):
-        lo, hi = r["effect_ci"]
+        lo, hi = r["score_ci"]
         ax.errorbar(values[i], i, xerr=[[values[i] - lo], [hi - values[i]]], color="black", capsize=3)
+    ax.plot([r["effect_points"] for r in rows], range(len(rows)), "k.", ms=5, label="effect on the sim model alone")
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("mIoU points the sim model loses to the factor (95 % CI)")
-    ax.set_title("What each factor does to the sim-trained model")
+    ax.set_xlabel("score: mIoU points (95 % CI)")
+    ax.set_title("What each factor does to the sim- and real-trained models")
+    ax.legend(loc="lower right", fontsize=7)
     save_figure(fig, path)

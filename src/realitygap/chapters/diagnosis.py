@@ -29,7 +29,10 @@ def factor_effects(diagnosis: dict) -> dict:
     if not transplant:
         return {}
     gap = transplant.get("look_gap_points")           # image statistics: no look to swap as a whole
-    factors = [{"factor": r["factors"][0], "effect_points": r["effect_points"], "effect_ci": r["effect_ci"],
+    factors = [{"factor": r["factors"][0], "score_points": r["score_points"], "score_ci": r["score_ci"],
+                "effect_points": r["effect_points"], "effect_ci": r["effect_ci"],
+                **({"reliance_points": r["reliance_points"], "reliance_ci": r["reliance_ci"]} if "reliance_points" in r
+                   else {}),
                 "gap_share": round(r["effect_points"] / gap, 3) if gap and gap > 0 else None}
                for r in transplant["factors"]]
     pairs = [{"factors": p["factors"], "effect_points": p["effect_points"], "interaction_points": p["interaction_points"],
@@ -65,16 +68,17 @@ def text(diagnosis: dict) -> str:
 def change_rows(diagnosis: dict, importances: dict) -> list[list]:
     """Rows of the 'what to change' table: factor, effect, interval, share of the gap, the render search's
     fANOVA importance of the factor (where it searched it)."""
-    return [[f["factor"], f["effect_points"], f"[{f['effect_ci'][0]}, {f['effect_ci'][1]}]", f["gap_share"],
-             importances.get(f["factor"], "-"), "change it" if f["effect_ci"][0] > 0 else "no shown effect"]
-            for f in diagnosis["factors"]]
+    return [[f["factor"], f["score_points"], f"[{f['score_ci'][0]}, {f['score_ci'][1]}]", f["effect_points"],
+             f.get("reliance_points", "-"), f["gap_share"], importances.get(f["factor"], "-"),
+             "change it" if f["score_ci"][0] > 0 else "no shown effect"] for f in diagnosis["factors"]]
 
 
 def change_text(diagnosis: dict) -> str:
-    strong = [f for f in diagnosis["factors"] if f["effect_ci"][0] > 0]
+    strong = [f for f in diagnosis["factors"] if f["score_ci"][0] > 0]
     if not strong:
-        return "No render factor, set to the real look alone, lowers the sim-trained model's score measurably."
-    named = "; ".join(f"{f['factor']} ({f['effect_points']:+.1f} mIoU points, 95 % CI {f['effect_ci']})" for f in strong[:3])
+        return "No factor, transplanted alone, measurably moves the sim- or the real-trained model."
+    named = "; ".join(f"{f['factor']} (score {f['score_points']:+.1f} mIoU points, 95 % CI {f['score_ci']})"
+                      for f in strong[:3])
     pairs = [p for p in diagnosis["pairs"] if abs(p["interaction_points"]) >= 1]
     joint = "" if not pairs else " Pairs that act together: " + "; ".join(
         f"{' + '.join(p['factors'])} (interaction {p['interaction_points']:+.1f})" for p in pairs) + "."
@@ -84,8 +88,9 @@ def change_text(diagnosis: dict) -> str:
                "model's mIoU moves by each statistic's effect.")
     else:
         how = (f"Rendered on fresh scenes with one factor as in the real look (and the real look with one factor as "
-               f"in the sim look), the sim-trained model's mIoU moves by each factor's effect; the whole look gap is "
-               f"{diagnosis['look_gap_points']:.1f} points.")
+               f"in the sim look), the sim-trained model's mIoU moves by each factor's effect (the whole look gap: "
+               f"{diagnosis['look_gap_points']:.1f} points), and the real-trained model's by its reliance on the "
+               f"factor: a cue real images offer that the simulator lacks. The score is their sum.")
     return f"{how} Change first: {named}.{joint} Ranking rule: {diagnosis['ranking_rule']}."
 
 
@@ -95,7 +100,8 @@ def sections(ctx: Context, metrics: dict) -> list[Section]:
     if diagnosis.get("factors"):
         figures.effect_bars(diagnosis["factors"], ctx.out / "factor_effects.png")
         importances = metrics.get("simsearch", {}).get("importances") or {}
-        header = ["factor", "effect (mIoU points)", "95 % CI", "share of the look gap", "search importance", "verdict"]
+        header = ["factor", "score (mIoU points)", "95 % CI", "effect on the sim model", "reliance of the real model",
+                  "effect's share of the look gap", "search importance", "verdict"]
         out.append(Section("What should the simulator change?", change_text(diagnosis),
                            table(header, change_rows(diagnosis, importances)), ("factor_effects.png",)))
     rows = [[r["region"], ", ".join(r["factors"]), r["attribution_points"], r["ablation_points"], r["score"]]

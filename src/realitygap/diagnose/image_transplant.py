@@ -97,7 +97,8 @@ def statistic_effects(net: torch.nn.Module, images: np.ndarray, truth: np.ndarra
                                   base, draws, rng)
         rows.append({"factors": [name], "source": source[name], "target": target[name],
                      "forward_points": round(float(deltas.mean()), 2), "forward_ci": interval(deltas),
-                     "effect_points": round(float(-deltas.mean()), 2), "effect_ci": interval(-deltas)})
+                     "effect_points": round(float(-deltas.mean()), 2), "effect_ci": interval(-deltas),
+                     "score_points": round(float(-deltas.mean()), 2), "score_ci": interval(-deltas)})
     return {"rule": "effect = mIoU points the frozen source model loses when the statistic of its test images is "
                     "moved to the target domain's (paired bootstrap 95 % intervals over images)",
-            "images": len(images), "factors": sorted(rows, key=lambda r: -r["effect_points"])}
+            "images": len(images), "factors": sorted(rows, key=lambda r: -r["score_points"])}

@@ -146,17 +146,20 @@ def differing_factors(source_manifest: dict, target_manifest: dict) -> dict[str,
     return {region: [f for f in names if fs.get(f, 0) != ft.get(f, 0)] for region, names in region_factors().items()}
 
 
-def interventional_evidence(net, renderer: dict | None, manifests: dict[str, dict], domains_of: dict[str, str],
+def interventional_evidence(nets: tuple, renderer: dict | None, manifests: dict[str, dict], domains_of: dict[str, str],
                             test_sets: dict[str, list] | None, classes, cfg: dict, seed: int) -> dict | None:
     """Render-factor transplants between the two domains' looks (their manifests' factors) on the frozen source
-    model when a renderer is given and both domains have a look; else image-statistics transplants onto the
-    source's test images (`test_sets`: role -> [dataset, split]); None without either."""
+    model (and the target model's reliance, `nets` = (source, target)) when a renderer is given and both domains
+    have a look; else image-statistics transplants onto the source's test images (`test_sets`: role -> [dataset,
+    split]); None without either."""
+    net = nets[0]
     looks = {role: manifests[role].get("factors") for role in ("source", "target")}
     if not cfg.get("transplant"):
         return None
     if renderer is not None and all(looks.values()) and differing(looks):
         return transplant_effects(net, renderer["renderer"], renderer["render"], looks, domains_of, differing(looks),
-                                  classes, cfg["transplant"], derive_seed(seed, "transplant")) | {"kind": "render factors"}
+                                  classes, cfg["transplant"], derive_seed(seed, "transplant"),
+                                  target_net=nets[1]) | {"kind": "render factors"}
     if not test_sets:
         return None
     count = int(cfg["transplant"]["count"])
@@ -170,15 +173,16 @@ def interventional_evidence(net, renderer: dict | None, manifests: dict[str, dic
                              derive_seed(seed, "image transplant")) | {"kind": "image statistics"}
 
 
-RANKING_RULE = ("factors whose transplant lowers the source model's score, by effect (mIoU points), strongest first; "
-                "then the cue regions the source model relies on more than the target model (attribution + ablation "
-                "points) whose factors were not transplanted")
+RANKING_RULE = ("transplanted factors with a positive score, highest first (score = the source model's loss to the "
+                "factor + the target model's reliance on it, mIoU points); then the cue regions the source model "
+                "relies on more than the target model (attribution + ablation points) whose factors were not "
+                "transplanted")
 
 
 def ranked_causes(ranked_regions: list[dict], factors: dict, transplant: dict | None) -> list[str]:
     """Causes in the order of `RANKING_RULE` (without a transplant: the regions' order alone)."""
     tried = {f for r in (transplant or {}).get("factors", []) for f in r["factors"]}
-    causes = [r["factors"][0] for r in (transplant or {}).get("factors", []) if r["effect_points"] > 0]
+    causes = [r["factors"][0] for r in (transplant or {}).get("factors", []) if r["score_points"] > 0]
     for region in ranked_regions:
         if region["score"] > 0:
             causes += [f for f in (region["factors"] if factors else [region["region"]]) if f not in tried]
@@ -209,7 +213,8 @@ def run_diagnose(source_weights: str, target_weights: str, model: dict, size: in
     manifests = {role: read_json(Path(datasets[d]) / "manifest.json") for role, d in domains_of.items()}
     factors = differing_factors(manifests["source"], manifests["target"])
     ranked = rank_causes(attribution, ablation, list(regions), factors)
-    transplant = interventional_evidence(source, renderer, manifests, domains_of, test_sets, classes, cfg, seed)
+    transplant = interventional_evidence((source, target), renderer, manifests, domains_of, test_sets, classes, cfg,
+                                         seed)
     result = {"source": domains_of["source"], "target": domains_of["target"], "class": class_name,
               "images": len(samples), "ranked_causes": ranked_causes(ranked, factors, transplant),
               "ranking_rule": RANKING_RULE if transplant else "cue regions by attribution + ablation points",
