@@ -269,3 +269,28 @@ def test_counterfactual_policy_keeps_masks_scales_its_maps_and_reports_flips(ren
     assert 0.45 <= strength <= 1.05
     with pytest.raises(ValueError, match="source model and reference images"):
         build_policy("cf", {"cf": {"type": "counterfactual"}})
+
+
+def test_a_new_diagnosis_makes_a_new_dataset_that_trainings_do_not_resume_from(rendered, small_model, tmp_path):
+    """The same xai_guided params with another diagnosis make other images; the manifest says so (its causes and
+    a digest of the images), so the training fingerprint changes and a rerun trains afresh instead of resuming
+    the old run's last checkpoint (found on the default benchmark: the retrained models had not changed)."""
+    from realitygap.augment.stage import run_augment
+    from realitygap.io import read_json
+    from realitygap.runner import run_fingerprint
+
+    weights = tmp_path / "model.pth"
+    torch.save(small_model.state_dict(), weights)
+    model = {"weights": str(weights), "model": {"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 3},
+             "size": 48, "device": "cpu"}
+    dataset, split = rendered["sim"]
+    sources = [{"dataset": str(dataset), "split": str(split), "fraction": 0.2}]
+    policies = {"x": {"type": "xai_guided", "top_causes": 1, "erase_probability": 0.0, "probability": 1.0}}
+    fingerprints = []
+    for cause in ("vignetting", "jpeg_quality"):
+        context = PolicyContext(diagnosis={"class": "seam", "ranked_causes": [cause]}, model=model)
+        run_augment("x", policies, sources, 0, tmp_path / "aug", context=context)
+        manifest = read_json(tmp_path / "aug/manifest.json")
+        assert manifest["summary"]["causes"] == [cause] and len(manifest["content_sha256"]) == 64
+        fingerprints.append(run_fingerprint([{"dataset": str(tmp_path / "aug"), "split": None}], [], {}, {}, 48, 0))
+    assert fingerprints[0] != fingerprints[1]

@@ -5,6 +5,8 @@ the unmodified image is kept too, so the retrained model sees both."""
 
 from __future__ import annotations
 
+import hashlib
+
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +37,7 @@ def run_augment(policy: str, policies: dict, sources: list[dict], seed: int, out
     samples = source_samples(sources, seed)
     transform.prepare(samples)
     out = Path(out)
-    entries = []
+    entries, content = [], hashlib.sha256()
     with atomic_dir(out) as tmp:
         for sample in progress(samples, desc=f"augment {policy}"):
             image = read_image(sample.image)
@@ -45,10 +47,15 @@ def run_augment(policy: str, policies: dict, sources: list[dict], seed: int, out
                 aug_image, aug_mask = transform(image, mask, derive_seed(seed, "augment", policy, sample.id, copy), sample)
                 versions.append((f"{sample.id}_aug{copy}", aug_image, aug_mask))
             for vid, img, msk in versions:
+                content.update(img.tobytes() + msk.tobytes())
                 write_png(tmp / "images" / f"{vid}.png", img)
                 write_png(tmp / "masks" / f"{vid}.png", msk)
                 entries.append({"id": vid, "scene": sample.id, "image": f"images/{vid}.png", "mask": f"masks/{vid}.png"})
         write_json(tmp / "manifest.json", {"domain": f"augmented/{policy}", "policy": policy, "params": policies,
                                            "copies": copies, "keep_source": keep_source, "summary": transform.summary,
-                                           "classes": classes.to_json(), "samples": entries})
+                                           "classes": classes.to_json(), "samples": entries,
+                                           # what the images are, not only how they were asked for: a policy that
+                                           # reads other inputs (a new diagnosis) makes new images, and the
+                                           # trainings on them must not resume the old ones (runner.run_fingerprint)
+                                           "content_sha256": content.hexdigest()})
     return {"samples": len(entries)}

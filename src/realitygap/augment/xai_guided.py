@@ -117,6 +117,7 @@ class XAIGuided(Policy):
         for cause in self.image_causes:
             steps += [op for op in table[cause] if op not in steps]
         self.regions: dict[str, np.ndarray] = {}
+        self.summary = {"causes": self.causes(), "rerendered": sorted(rendered), "image_operations": self.image_causes}
         return A.Compose(steps)
 
     def __call__(self, image: np.ndarray, mask: np.ndarray, seed: int,
