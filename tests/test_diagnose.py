@@ -168,3 +168,22 @@ def test_statistics_follow_their_definitions_and_the_transforms_move_them():
     moved = tr.with_colour(image, st.domain_statistics(image[None])["colour"], target)
     assert np.allclose(moved.reshape(-1, 3).mean(0), target["mean"], atol=2)
     assert np.allclose(moved.reshape(-1, 3).std(0), target["std"], atol=2)
+
+
+def test_rank_by_picks_the_ranking_the_policy_follows_and_keeps_the_other():
+    from realitygap.diagnose.stage import ranking
+
+    regions = [{"region": "fringe", "factors": ["seam_tint"], "score": 9.0},
+               {"region": "seam", "factors": ["seam_stitch", "seam_contrast"], "score": 2.0},
+               {"region": "table", "factors": ["table_photo"], "score": -1.0}]
+    factors = {"fringe": ["seam_tint"], "seam": ["seam_stitch", "seam_contrast"], "table": ["table_photo"]}
+    transplant = {"factors": [{"factors": ["seam_stitch"], "score_points": 9.4},
+                              {"factors": ["seam_tint"], "score_points": 4.0},
+                              {"factors": ["table_photo"], "score_points": -5.9}]}
+    by_attribution = ranking(regions, factors, transplant, "attribution")
+    assert by_attribution["ranked_causes"] == ["seam_tint", "seam_stitch", "seam_contrast"]
+    assert by_attribution["transplant_ranking"] == ["seam_stitch", "seam_tint", "seam_contrast"]   # untried: after
+    by_transplant = ranking(regions, factors, transplant, "transplant")
+    assert by_transplant["ranked_causes"] == by_attribution["transplant_ranking"]
+    assert "score" in by_transplant["ranking_rule"] and ranking(regions, factors, None, "transplant")["ranked_causes"] \
+        == by_attribution["ranked_causes"]

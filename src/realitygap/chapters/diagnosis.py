@@ -91,7 +91,7 @@ def change_text(diagnosis: dict) -> str:
                f"in the sim look), the sim-trained model's mIoU moves by each factor's effect (the whole look gap: "
                f"{diagnosis['look_gap_points']:.1f} points), and the real-trained model's by its reliance on the "
                f"factor: a cue real images offer that the simulator lacks. The score is their sum.")
-    return f"{how} Change first: {named}.{joint} Ranking rule: {diagnosis['ranking_rule']}."
+    return (f"{how} Change first: {named}.{joint} The xai_guided policy follows: {diagnosis['ranking_rule']}.")
 
 
 def sections(ctx: Context, metrics: dict) -> list[Section]:

@@ -17,8 +17,9 @@ size and place of the change).
 Attribution and ablation show where a model looks, not whether what it looks at differs between the domains.
 When both domains have a look (render factors) and a renderer can draw it, the interventional evidence
 decides the ranking: each differing factor transplanted from one domain's look into the other's on fresh
-scenes, and the frozen source model's score change (`realitygap.diagnose.transplant`). `ranking_rule` in
-diagnosis.json states the rule used.
+scenes, and the frozen source model's score change (`realitygap.diagnose.transplant`). `diagnose/rank_by` picks
+which ranking becomes `ranked_causes` (what the xai_guided policy randomises); the other is kept beside it and
+`ranking_rule` states the rule used.
 """
 
 from __future__ import annotations
@@ -189,6 +190,21 @@ def ranked_causes(ranked_regions: list[dict], factors: dict, transplant: dict | 
     return list(dict.fromkeys(causes))
 
 
+REGION_RULE = "cue regions by attribution + ablation points (source minus target model)"
+
+
+def ranking(ranked_regions: list[dict], factors: dict, transplant: dict | None, rank_by: str) -> dict:
+    """`ranked_causes` (what the xai_guided policy randomises) by `rank_by`: `attribution` (the cue regions' order)
+    or `transplant` (`RANKING_RULE`); the other ranking beside it, and the rule used."""
+    by_regions = ranked_causes(ranked_regions, factors, None)
+    if transplant is None:
+        return {"ranked_causes": by_regions, "ranking_rule": REGION_RULE}
+    by_transplant = ranked_causes(ranked_regions, factors, transplant)
+    if rank_by == "transplant":
+        return {"ranked_causes": by_transplant, "ranking_rule": RANKING_RULE, "attribution_ranking": by_regions}
+    return {"ranked_causes": by_regions, "ranking_rule": REGION_RULE, "transplant_ranking": by_transplant}
+
+
 def run_diagnose(source_weights: str, target_weights: str, model: dict, size: int,
                  explanations: dict[str, tuple[str, str]], datasets: dict[str, str], domains_of: dict[str, str],
                  cfg: dict, out: str | os.PathLike, device: str = "auto", renderer: dict | None = None,
@@ -216,8 +232,7 @@ def run_diagnose(source_weights: str, target_weights: str, model: dict, size: in
     transplant = interventional_evidence((source, target), renderer, manifests, domains_of, test_sets, classes, cfg,
                                          seed)
     result = {"source": domains_of["source"], "target": domains_of["target"], "class": class_name,
-              "images": len(samples), "ranked_causes": ranked_causes(ranked, factors, transplant),
-              "ranking_rule": RANKING_RULE if transplant else "cue regions by attribution + ablation points",
+              "images": len(samples), **ranking(ranked, factors, transplant, cfg.get("rank_by", "attribution")),
               "regions": ranked, **({"transplant": transplant} if transplant else {}),
               "attribution": attribution, "ablation": ablation,
               "cka": cka_by_layer(source, target, images, cfg["cka_layers"], domains)}
