@@ -161,15 +161,14 @@ def interventional_evidence(nets: tuple, renderer: dict | None, manifests: dict[
         return transplant_effects(net, renderer["renderer"], renderer["render"], looks, domains_of, differing(looks),
                                   classes, cfg["transplant"], derive_seed(seed, "transplant"),
                                   target_net=nets[1]) | {"kind": "render factors"}
-    if not test_sets:
-        return None
     count = int(cfg["transplant"]["count"])
-    source = load_samples(*test_sets["source"], "test")[:count]
-    target = load_samples(*test_sets["target"], "test")[:count]
+    source = load_samples(*test_sets["source"], "test")[:count] if test_sets else []
+    target = load_samples(*test_sets["target"], "test")[:count] if test_sets else []
+    if not source or not target:
+        return None
     images, truth = load_batch(source, len(classes))
-    target_images, _ = load_batch(target, common_size=True) if target else (None, None)
-    if target_images is None or images.shape[1:3] != target_images.shape[1:3]:
-        target_images = np.stack([cv2.resize(read_image(s.image), images.shape[1:3][::-1]) for s in target])
+    size = images.shape[2], images.shape[1]                  # the target's statistics measured at the source's size
+    target_images = np.stack([cv2.resize(read_image(s.image), size) for s in target])
     return statistic_effects(net, images, truth, target_images, classes, cfg["transplant"]["bootstrap"],
                              derive_seed(seed, "image transplant")) | {"kind": "image statistics"}
 
