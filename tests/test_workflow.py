@@ -77,7 +77,7 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     csv = (tiny_run / "results/scores/matrix.csv").read_text().splitlines()
     assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies) + 1 + len(pseudo))
     html = (tiny_run / "results/report/report.html").read_text()
-    assert html.count("<img") == 16 and "data:image/png;base64," in html     # 9, ablations, probe, 4 instance, pseudo
+    assert html.count("<img") == 17 and "data:image/png;base64," in html     # 10, ablations, probe, 4 instance, pseudo
     assert "Counterfactual maps" in html and "FID (own features)" in html and "generative frontier" in html
     assert "<td>no augmentation (sim)</td>" in html                        # the reference row of the policy table
     frontier = json.loads((tiny_run / "results/explanations/frontier/unet/frontier.json").read_text())
@@ -92,7 +92,7 @@ def test_tiny_run_total_time_is_the_runs_wall_time(tiny_run):
     timings = json.loads((tiny_run / "results/report/metrics.json").read_text())["timings_s"]
     wall = TINY_RUN_WALL_S["seconds"]
     assert wall - 15 <= timings["total"] <= wall, (timings["total"], wall)
-    stages = sum(v for k, v in timings.items() if k not in ("total", "job_seconds_total"))
+    stages = sum(v for k, v in timings.items() if k not in ("total", "job_seconds_total", "rules"))
     assert timings["job_seconds_total"] == pytest.approx(stages, abs=0.1)
     assert timings["job_seconds_total"] > timings["total"]
 
@@ -175,8 +175,16 @@ def test_tiny_run_searches_the_render_look_and_retrains_on_the_best(tiny_run):
     assert summary["trials"] == 3 and summary["seeds"] == 2 and summary["gap_closed"] is not None
     look = search["look"]
     assert summary["best_params"]["randomise"] == look["randomise"] and len(look["randomise"]) == 14
-    first = search["history"][0]["params"]                 # the initial look (the randomise policy's ranges)
-    assert first["seam_tint.centre"] == 0.25 and first["seam_tint.width"] == 0.5
+    from realitygap.simsearch.space import diagnosed_look, raw_params
+
+    cfg = resolve(yaml.safe_load((tiny_run / "params.yaml").read_text()), REPO / "workflow/schemas/params.schema.yaml")
+    causes = json.loads((tiny_run / "results/explanations/diagnosis/unet/diagnosis.json").read_text())["ranked_causes"]
+    diagnosed = raw_params(diagnosed_look(causes, cfg["simsearch"]["space"], cfg["render"]["domains"]["sim"],
+                                          cfg["render"]["domains"]["real"], cfg["simsearch"]["diagnosed_start"]),
+                           cfg["simsearch"]["space"])
+    first, second = search["history"][0]["params"], search["history"][1]["params"]
+    assert len(diagnosed) == 8 and all(first[k] == pytest.approx(v) for k, v in diagnosed.items())   # the diagnosis'
+    assert second["seam_tint.centre"] == 0.25 and second["seam_tint.width"] == 0.5   # then the randomise policy's ranges
     assert (tiny_run / "results/replicates/seed1/scores/searched/unet/real.json").exists()
     # the override is paste-able: merged into params.yaml it passes the schema and renders `sim` with the best look
     params = yaml.safe_load((tiny_run / "params.yaml").read_text())
