@@ -130,6 +130,13 @@ def test_predict_and_score_through_cli(trained, rendered, tmp_path):
                  "--out", str(tmp_path / "p.npz")]) == 0
     with np.load(tmp_path / "p.npz") as data:
         assert data["pred"].shape == data["truth"].shape and data["pred"].max() <= 2
+    both = [str(tmp_path / "both_sim.npz"), str(tmp_path / "both_real.npz")]       # one model load, two domains
+    assert main(["--timings", str(tmp_path), "predict", "--weights", str(out / "model.pth"), "--model",
+                 json.dumps(MODEL), "--size", "48", "--dataset", str(rendered["sim"][0]), str(dataset),
+                 "--split", str(rendered["sim"][1]), str(split), "--out", *both]) == 0
+    with np.load(tmp_path / "p.npz") as alone, np.load(both[1]) as together, np.load(both[0]) as sim:
+        assert np.array_equal(alone["pred"], together["pred"]) and np.array_equal(alone["ids"], together["ids"])
+        assert not set(sim["ids"]) & set(alone["ids"])
     assert main(["--timings", str(tmp_path), "score", "segmentation", str(tmp_path / "p.npz"),
                  "--out", str(tmp_path / "s.json")]) == 0
     assert 0 <= json.loads((tmp_path / "s.json").read_text())["mIoU"] <= 100
