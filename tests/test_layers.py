@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "realitygap"
 CORE_PACKAGES = {"render", "ingest"}
 """Core besides the top-level modules: the builtin renderer (params validates its factors) and the readers
 of a user's data (ingest, and the render search's plugins, write datasets through them)."""
-METHOD_PACKAGES = {"explain", "augment", "counterfactual", "chapters"}
+METHOD_PACKAGES = {"explain", "augment", "counterfactual", "chapters", "uda"}
 """Registries of methods: attribution methods and their scores, augmentation policies, the counterfactual
-generator, and the report chapters that `summarize` assembles. Their `stage` and `command` modules are a
+generator, self-training (the mean teacher), and the report chapters that `summarize` assembles. Their `stage` and `command` modules are a
 stage."""
 ENTRY = {"realitygap.cli"}
 RANK = {"core": 0, "method": 1, "stage": 2, "entry": 3}

@@ -12,11 +12,11 @@ from realitygap.seeding import derive_seed
 
 @dataclass(frozen=True)
 class Sample:
-    """One labelled image of a dataset."""
+    """One image of a dataset and its label mask (None for an unlabeled image)."""
 
     id: str
     image: Path
-    mask: Path
+    mask: Path | None
     depth: Path | None = None
     cues: Path | None = None          # bit mask of the renderer's cue regions (rendered data only)
 
@@ -42,7 +42,7 @@ def load_samples(dataset: str | Path, split_file: str | Path | None = None, spli
         scenes = sorted({s["scene"] for s in chosen}, key=lambda sc: derive_seed(seed, "fraction", sc))
         keep = set(scenes[:max(1, math.ceil(fraction * len(scenes)))])
         chosen = [s for s in chosen if s["scene"] in keep]
-    return [Sample(s["id"], dataset / s["image"], dataset / s["mask"],
+    return [Sample(s["id"], dataset / s["image"], dataset / s["mask"] if s.get("mask") else None,
                    dataset / s["depth"] if s.get("depth") else None,
                    dataset / s["cues"] if s.get("cues") else None) for s in chosen]
 

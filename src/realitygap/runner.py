@@ -147,8 +147,9 @@ def initial_weights_hook(state: dict, source: str = "checkpoint", reinit: tuple[
         priority = "VERY_HIGH"
 
         def before_train(self, runner) -> None:
-            if runner.iter == 0:
-                load_fitting(trained_net(runner), state, source, reinit)
+            if runner.iter == 0:       # a mean teacher's student (its teacher copies it at the first step)
+                net = trained_net(runner)
+                load_fitting(getattr(net, "student", net), state, source, reinit)
     return InitialWeights()
 
 
@@ -176,10 +177,12 @@ def trained_net(runner) -> torch.nn.Module:
 
 
 def fit(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample], work_dir: Path, seed: int,
-        classes: ClassSet, device: str = "auto", val_interval: int | None = None, hooks: tuple = (), experiment: str | None = None):
+        classes: ClassSet, device: str = "auto", val_interval: int | None = None, hooks: tuple = (), experiment: str | None = None,
+        adapt=None):
     """Build mmengine's Runner for one training run, train it and return it. `val_interval` validates
     more often than once at the end; `hooks` are extra Hook objects (e.g. a pruning hook); `experiment`
-    names the run, so several runs in one process keep apart mmengine's per-run logger and message hub."""
+    names the run, so several runs in one process keep apart mmengine's per-run logger and message hub;
+    `adapt(config)` returns the config to run instead (a self-training run's)."""
     from mmseg.utils import register_all_modules
 
     import realitygap.architectures  # noqa: F401  (registers ConfigurableEncoderDecoder)
@@ -192,7 +195,7 @@ def fit(model: dict, cfg: dict, size: int, train: list[Sample], val: list[Sample
         config["train_cfg"]["val_interval"] = val_interval
     if experiment:
         config["experiment_name"] = experiment
-    return run_runner(config, device, hooks)
+    return run_runner(adapt(config) if adapt else config, device, hooks)
 
 
 def run_fingerprint(sources: list[dict], val_sources: list[dict], model: dict, cfg: dict, size: int, seed: int) -> str:

@@ -9,7 +9,7 @@ from mmseg.registry import DATASETS
 
 @DATASETS.register_module()
 class RealityGapDataset(BaseSegDataset):
-    """mmseg dataset over an explicit list of (image, mask) paths; the task's classes and palette come in as
+    """mmseg dataset over an explicit list of (image, mask) paths (mask None: an unlabeled image); the task's classes and palette come in as
     `metainfo` (`realitygap.runner.dataloader_config` passes the data's class set)."""
 
     def __init__(self, samples: list[dict], **kwargs) -> None:
@@ -20,6 +20,6 @@ class RealityGapDataset(BaseSegDataset):
 
     def load_data_list(self) -> list[dict]:
         """One entry per sample, in the form mmseg's LoadAnnotations expects."""
-        return [dict(img_path=str(s["image"]), seg_map_path=str(s["mask"]), label_map=None,
+        return [dict(img_path=str(s["image"]), seg_map_path=str(s["mask"]) if s.get("mask") else None, label_map=None,
                      reduce_zero_label=False, seg_fields=[], sample_idx=i)
                 for i, s in enumerate(self._samples)]
