@@ -85,6 +85,11 @@ def test_params_profiles_resolve():
      "instance/model/frozen_mix: 'sim\\+real10x' is not in instance/mixes"),
     (lambda c: c["instance"].update(model={"config": "det.py", "depth": 18}), "instance/model"),
     (lambda c: c["cluster"]["stages"]["train"].update(gpu=-1), "cluster/stages/train/gpu"),
+    (lambda c: c["uda"].update(target="moon"), "uda/target: unknown domain 'moon'"),
+    (lambda c: c["uda"]["mixes"].update(x={"source": "aug_nowhere"}), "uda/mixes/x/source: 'aug_nowhere'"),
+    (lambda c: c["uda"]["mixes"].update(x={"source": "sim", "start": "aug_nowhere"}), "uda/mixes/x/start"),
+    (lambda c: c["uda"].update(keep_out=["hem"]), "uda/keep_out/0: unknown class 'hem'"),
+    (lambda c: c["uda"].update(alpha=1.0), "uda/alpha"),
 ])
 def test_bad_params_name_the_parameter(edit, message):
     cfg = yaml.safe_load((REPO / "params.yaml").read_text())

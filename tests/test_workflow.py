@@ -21,7 +21,8 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     matrix = metrics["semantic"]["matrix"]
     policies = ["camera", "style", "randomise", "baseline", "xai_guided", "counterfactual", "camera_style"]
     pseudo = ["sim+pseudo_real", "pseudo_real"]
-    assert set(matrix) == {"sim", "real", "sim+real10", "searched", *pseudo, *(f"aug_{p}" for p in policies)}
+    assert set(matrix) == {"sim", "real", "sim+real10", "searched", *pseudo, "uda_sim", "uda_randomise",
+                           *(f"aug_{p}" for p in policies)}
     for row in matrix.values():
         assert set(row) == {"sim", "real"}
         for cell in row.values():
@@ -75,9 +76,9 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     assert all(v["fid"] >= 0 and v["images"] > 0 and 1 <= v["is"] <= 3 for v in quality.values())
     assert all(metrics["policies"][p]["fid"] == quality[p]["fid"] for p in policies)
     csv = (tiny_run / "results/scores/matrix.csv").read_text().splitlines()
-    assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies) + 1 + len(pseudo))
+    assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies) + 1 + len(pseudo) + 2)
     html = (tiny_run / "results/report/report.html").read_text()
-    assert html.count("<img") == 17 and "data:image/png;base64," in html     # 10, ablations, probe, 4 instance, pseudo
+    assert html.count("<img") == 18 and "data:image/png;base64," in html     # 10, ablations, probe, 4 instance, pseudo, UDA
     assert "Counterfactual maps" in html and "FID (own features)" in html and "generative frontier" in html
     assert "<td>no augmentation (sim)</td>" in html                        # the reference row of the policy table
     frontier = json.loads((tiny_run / "results/explanations/frontier/unet/frontier.json").read_text())
@@ -130,6 +131,29 @@ def test_tiny_run_pseudo_labels_the_real_images_and_trains_on_them(tiny_run):
     summary = (tiny_run / "results/report/summary.md").read_text()
     assert "Closing the gap without real pixel labels" in summary and "| crf |" in summary
     assert "pseudo-labels: sim+pseudo_real" in summary                    # in the gap-closure ranking
+
+
+def test_tiny_run_self_trains_on_the_unlabeled_real_images(tiny_run):
+    """The UDA mix: a mean teacher from the sim model on sim labels and real images, at every gap-closure seed,
+    ranked with the policies, its attributions compared with the real model's before and after."""
+    metrics = json.loads((tiny_run / "results/report/metrics.json").read_text())
+    uda = metrics["uda"]
+    assert uda["target"] == "real" and list(uda["mixes"]) == ["uda_sim", "uda_randomise"]
+    assert uda["mixes"]["uda_randomise"]["source"] == uda["mixes"]["uda_randomise"]["start"] == "aug_randomise"
+    entry = uda["mixes"]["uda_sim"]
+    assert entry["source"] == "sim" and entry["start"] == "sim" and entry["seeds"] == 2
+    assert entry["ci95"][0] <= entry["gap_closed"] <= entry["ci95"][1]
+    assert set(entry["attribution_change"]) == {"gradcam"}
+    assert all(-1 <= v <= 1 for v in entry["attribution_change"]["gradcam"].values())
+    for root in ("results", "results/replicates/seed1"):
+        train = json.loads((tiny_run / root / "models/uda_sim/unet/train.json").read_text())
+        assert train["target_samples"] == len(json.loads((tiny_run / "data/splits/real.json").read_text())["train"])
+        assert train["start"] == f"{root}/models/sim/unet/model.pth" and train["uda"]["alpha"] == 0.999
+        assert train["loss"] == "ce" and train["model"]["loss"] == "ce"       # the student's source loss
+    assert (tiny_run / "results/explanations/uda_sim/unet/gradcam/maps.npz").exists()
+    summary = (tiny_run / "results/report/summary.md").read_text()
+    assert "self-training: uda_sim" in summary and "Closing the gap with unlabeled real images" in summary
+    assert (tiny_run / "results/report/uda_attributions.png").is_file()
 
 
 def test_tiny_run_scores_the_instance_track(tiny_run):
@@ -358,7 +382,10 @@ def test_the_whole_workflow_runs_on_a_task_of_its_own(tmp_path):
     for row in metrics["semantic"]["matrix"].values():
         assert set(row) == {"sim", "real"}
         assert all(list(cell["IoU"]) == CLASSES["names"] for cell in row.values())
-    assert {"sim", "real", "sim+real10", "searched", "aug_randomise"} <= set(metrics["semantic"]["matrix"])
+    assert {"sim", "real", "sim+real10", "searched", "aug_randomise", "uda_sim"} <= set(metrics["semantic"]["matrix"])
+    adapted = json.loads((tmp_path / "results/models/uda_sim/mine/train.json").read_text())   # the user's model, adapted
+    assert adapted["start"] == "results/models/sim/mine/model.pth" and adapted["target_samples"] > 0
+    assert metrics["uda"]["mixes"]["uda_sim"]["seeds"] == 1
     assert json.loads((tmp_path / "results/models/sim/mine/train.json").read_text())["frozen"] is True
     with np.load(tmp_path / "results/predictions/sim/mine/real.npz") as data:
         assert data["pred"].shape[1:] == (60, 80)                      # each domain at its own size

@@ -114,6 +114,8 @@ def check_references(cfg: dict, schema: dict) -> None:
         problems += instance_problems(cfg["instance"], cfg)
     if "pseudolabel" in cfg:
         problems += pseudolabel_problems(cfg["pseudolabel"], cfg, domains)
+    if "uda" in cfg:
+        problems += uda_problems(cfg["uda"], cfg, domains)
     for d in ("sim", "real"):
         if d not in cfg["predict"]["test_domains"]:
             problems.append(f"predict/test_domains: must include {d!r} to measure the gap")
@@ -123,7 +125,7 @@ def check_references(cfg: dict, schema: dict) -> None:
 
 
 CLASS_PARAMS = ("classes/focus", "explain/target_classes/*", "score/xai_classes/*", "diagnose/target_class",
-                 "frontier/class", "augment/policies/*/target_class", "ingest/*/class_map/*")
+                 "frontier/class", "augment/policies/*/target_class", "ingest/*/class_map/*", "uda/keep_out/*")
 """The params whose values name classes (of `classes/names`); `*` is every key or item."""
 
 
@@ -162,7 +164,7 @@ def class_problems(cfg: dict) -> list[str]:
 
 
 LOSS_PARAMS = ("train/loss", "train/models/*/loss", "experiments/base/loss", "experiments/changes/*/loss",
-               "experiments/grid/loss/*")
+               "experiments/grid/loss/*", "uda/loss")
 
 
 def loss_problems(cfg: dict) -> list[str]:
@@ -270,6 +272,19 @@ def frozen_detector_problems(inst: dict) -> list[str]:
     if frozen in inst["longtail"]["mixes"]:
         problems.append(f"instance/longtail/mixes: {frozen!r} is instance/model/frozen_mix (a frozen detector keeps "
                         "its own loss; the long-tail study trains every loss)")
+    return problems
+
+
+def uda_problems(uda: dict, cfg: dict, domains: set[str]) -> list[str]:
+    """The target is a known domain; each UDA mix's source and start are train mixes or a policy's `aug_<policy>`."""
+    problems = [] if uda["target"] in domains else [f"uda/target: unknown domain {uda['target']!r}"]
+    sources = set(cfg["train"]["mixes"]) | {f"aug_{p}" for p in cfg["augment"]["policies"]}
+    for name, mix in uda["mixes"].items():
+        if mix["source"] not in sources:
+            problems.append(f"uda/mixes/{name}/source: {mix['source']!r} is neither in train/mixes nor an aug_<policy> "
+                            f"mix (known: {sorted(sources)})")
+        if "start" in mix and mix["start"] not in sources:
+            problems.append(f"uda/mixes/{name}/start: {mix['start']!r} is neither in train/mixes nor an aug_<policy> mix")
     return problems
 
 

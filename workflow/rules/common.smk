@@ -32,7 +32,10 @@ PSEUDO_MIXES = list(PSEUDO["mixes"])
 INSTANCE_AUGMENT = config["instance"]["augment"]
 INSTANCE_POLICY_OF_MIX = {f"inst_{p}": p for p in INSTANCE_AUGMENT["policies"]}   # the instance track's augmented mixes
 INSTANCE_AUG_MIXES = list(INSTANCE_POLICY_OF_MIX)
-MIXES = BASE_MIXES + AUG_MIXES + [SEARCHED] + PSEUDO_MIXES + INSTANCE_AUG_MIXES
+UDA = config.get("uda", {"mixes": {}})
+UDA_OF_MIX = {f"uda_{name}": entry for name, entry in UDA["mixes"].items()}    # self-training mixes
+UDA_MIXES = list(UDA_OF_MIX)
+MIXES = BASE_MIXES + AUG_MIXES + [SEARCHED] + PSEUDO_MIXES + UDA_MIXES + INSTANCE_AUG_MIXES
 GAP_MIXES = ["sim", "real"]          # the gap closure's baselines (as in summarize)
 REPLICATES = [f"seed{k}" for k in range(1, AUGMENT["seeds"])]   # training seed = seed + k
 TEST_DOMAINS = config["predict"]["test_domains"]
@@ -156,6 +159,8 @@ def mix_sources(mix):
         return [raw_source(SEARCHED)]
     if mix in PSEUDO_MIXES:
         return [pseudo_source(f) if d == PSEUDO_DOMAIN else raw_source(d, f) for d, f in PSEUDO["mixes"][mix].items()]
+    if mix in UDA_MIXES:
+        return mix_sources(UDA_OF_MIX[mix]["source"])
     return [raw_source(d, f) for d, f in config["train"]["mixes"][mix].items()]
 
 
@@ -166,14 +171,39 @@ def mix_val_sources(mix):
         return [raw_source(SEARCHED)]
     if mix in PSEUDO_MIXES:
         return [raw_source(d) for d in PSEUDO["mixes"][mix] if d != PSEUDO_DOMAIN]
+    if mix in UDA_MIXES:
+        return mix_val_sources(UDA_OF_MIX[mix]["source"])
     source = (config["augment"]["source_mix"] if mix in AUG_MIXES
               else INSTANCE_AUGMENT["source_mix"] if mix in INSTANCE_AUG_MIXES else mix)
     return [raw_source(d) for d in config["train"]["mixes"][source]]
 
 
+def uda_target(mix):
+    """The unlabeled target images of a self-training mix (none for other mixes)."""
+    return [raw_source(UDA["target"])] if mix in UDA_MIXES else []
+
+
+def uda_start(wc):
+    """The trained model a self-training mix's student starts from (its replicate's at a replicate's seed)."""
+    start = UDA_OF_MIX.get(getattr(wc, "mix", None), {}).get("start")     # rules beside `train` have no mix
+    if not start:
+        return []
+    root = f"results/replicates/{wc.replicate}/models" if hasattr(wc, "replicate") else "results/models"
+    return [f"{root}/{start}/{wc.model}/model.pth"]
+
+
+def uda_args(wc, input):
+    """`train`'s self-training options of a UDA mix: the target, the uda params, the start model."""
+    if getattr(wc, "mix", None) not in UDA_MIXES:
+        return ""
+    uda = {k: v for k, v in UDA.items() if k not in ("target", "mixes")}
+    args = f"--target {shlex.quote(as_json(uda_target(wc.mix)))} --uda {shlex.quote(as_json(uda))}"
+    return args + "".join(f" --start {path}" for path in input.start)
+
+
 def mix_input_files(wc):
     files = []
-    for src in mix_sources(wc.mix) + mix_val_sources(wc.mix):
+    for src in mix_sources(wc.mix) + mix_val_sources(wc.mix) + uda_target(wc.mix):
         files.append(src["dataset"])
         if src["split"]:
             files.append(src["split"])
@@ -195,12 +225,12 @@ def trained_models():
     """(mix, model) pairs trained: every model on the base mixes, the primary one on the policies' and on
     the render search's best look."""
     return ([(mix, model) for mix in BASE_MIXES for model in MODELS]
-            + [(mix, PRIMARY) for mix in AUG_MIXES + [SEARCHED] + PSEUDO_MIXES])
+            + [(mix, PRIMARY) for mix in AUG_MIXES + [SEARCHED] + PSEUDO_MIXES + UDA_MIXES])
 
 
 def methods_of(mix):
     """The XAI methods run on a mix's models (none on the render search's: it is scored, not explained)."""
-    return [] if mix == SEARCHED else POLICY_METHODS if mix in AUG_MIXES + PSEUDO_MIXES else METHODS
+    return [] if mix == SEARCHED else POLICY_METHODS if mix in AUG_MIXES + PSEUDO_MIXES + UDA_MIXES else METHODS
 
 
 def explained_runs(model_names):
@@ -212,7 +242,7 @@ def explained_runs(model_names):
 def replicate_scores():
     """Score files of the gap-closure replicates: the baselines and every policy at each extra seed."""
     return expand("results/replicates/{replicate}/scores/{mix}/{model}/real.json", replicate=REPLICATES,
-                  mix=GAP_MIXES + AUG_MIXES + [SEARCHED] + PSEUDO_MIXES, model=PRIMARY)
+                  mix=GAP_MIXES + AUG_MIXES + [SEARCHED] + PSEUDO_MIXES + UDA_MIXES, model=PRIMARY)
 
 
 def split_datasets(domains):

@@ -1,24 +1,26 @@
+# One job per trained model predicts every test domain: the model and the libraries load once, not once a domain
+# (a job's start is most of its time on the tiny profile).
 rule predict:
     input:
         weights="results/models/{mix}/{model}/model.pth",
-        dataset="data/raw/{domain}",
-        split="data/splits/{domain}.json",
+        datasets=[raw(d) for d in TEST_DOMAINS],
+        splits=[split_file(d) for d in TEST_DOMAINS],
         code=code("predict.stage"),
     output:
-        "results/predictions/{mix}/{model}/{domain}.npz",
+        expand("results/predictions/{{mix}}/{{model}}/{domain}.npz", domain=TEST_DOMAINS),
     params:
         model=model_of("{model}"),
         size=SIZE,
         device=DEVICE,
     benchmark:
-        "benchmarks/predict/{mix}/{model}/{domain}.tsv",
+        "benchmarks/predict/{mix}/{model}.tsv",
     log:
-        "logs/predict/{mix}/{model}/{domain}.log",
+        "logs/predict/{mix}/{model}.log",
     resources:
         **cluster("predict"),
     shell:
         "OMP_NUM_THREADS={threads} realitygap predict --weights {input.weights} --model {params.model:q} "
-        "--size {params.size} --device {params.device} --dataset {input.dataset} --split {input.split} "
+        "--size {params.size} --device {params.device} --dataset {input.datasets} --split {input.splits} "
         "--out {output} 2> {log}"
 
 
@@ -41,8 +43,8 @@ rule score_segmentation:
 use rule predict as predict_replicate with:
     input:
         weights="results/replicates/{replicate}/models/{mix}/{model}/model.pth",
-        dataset="data/raw/{domain}",
-        split="data/splits/{domain}.json",
+        datasets="data/raw/{domain}",
+        splits="data/splits/{domain}.json",
         code=code("predict.stage"),
     output:
         "results/replicates/{replicate}/predictions/{mix}/{model}/{domain}.npz",
@@ -91,7 +93,7 @@ rule score_policies:
         "results/scores/policies.json",
     params:
         policies=as_json(POLICIES),
-        extra=as_json({"simsearch": SEARCHED} | {mix: mix for mix in PSEUDO_MIXES}),
+        extra=as_json({"simsearch": SEARCHED} | {mix: mix for mix in PSEUDO_MIXES + UDA_MIXES}),
         model=PRIMARY,
     benchmark:
         "benchmarks/score_policies.tsv",

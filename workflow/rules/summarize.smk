@@ -29,12 +29,13 @@ rule summarize:
                                    caption="../report/policy_attributions.rst", category="Augmentation"),
         counterfactuals=["results/report/counterfactuals.png"] if "counterfactual" in METHODS else [],
         factor_effects=["results/report/factor_effects.png"] if DIAGNOSE.get("transplant") else [],
+        uda_figures=["results/report/uda_attributions.png"] if UDA_MIXES else [],
         instance_figures=["results/report/instance_gap.png", "results/report/instance_longtail.png"]
                          if INSTANCE_RUNS else [],
     params:
         summarize=lambda wc: as_json({"primary_model": PRIMARY, "methods": METHODS, "policies": POLICIES,
                                       "policy_methods": POLICY_METHODS, "unexplained_mixes": [SEARCHED],
-                                      "pseudo_mixes": PSEUDO_MIXES,
+                                      "pseudo_mixes": PSEUDO_MIXES, "uda_mixes": UDA_OF_MIX,
                                       **config["summarize"]}),
         everything=lambda wc: as_json({k: v for k, v in config.items() if k != "cluster"}),
     benchmark:

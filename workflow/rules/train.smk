@@ -2,6 +2,7 @@ rule train:
     input:
         mix_input_files,
         model_files,
+        start=uda_start,
         code=code("train.stage"),
     output:
         weights="results/models/{mix}/{model}/model.pth",
@@ -17,6 +18,7 @@ rule train:
         out=lambda wc, output: os.path.dirname(output.weights),
         mix=lambda wc: wc.mix,
         name=lambda wc: wc.model,
+        uda=uda_args,
     benchmark:
         "benchmarks/train/{mix}/{model}.tsv",
     log:
@@ -30,7 +32,7 @@ rule train:
     shell:
         "OMP_NUM_THREADS={threads} realitygap train --sources {params.sources:q} --val-sources {params.val:q} "
         "--model {params.model:q} --params {params.train:q} --size {params.size} --seed {params.seed} "
-        "--mix {params.mix} --name {params.name} --device {params.device} "
+        "--mix {params.mix} --name {params.name} --device {params.device} {params.uda} "
         "--out {params.out} > {log} 2>&1"
 
 

@@ -64,8 +64,9 @@ class Context:
 
     @cached_property
     def policy_mixes(self) -> list[str]:
-        """Mixes explained with the policies' methods: the policies' and the pseudo-label mixes."""
-        return [f"aug_{p}" for p in self.cfg["policies"]] + self.cfg.get("pseudo_mixes", [])
+        """Mixes explained with the policies' methods: the policies', the pseudo-label and the self-training mixes."""
+        return ([f"aug_{p}" for p in self.cfg["policies"]] + self.cfg.get("pseudo_mixes", [])
+                + list(self.cfg.get("uda_mixes", {})))
 
     def methods_of(self, mix: str) -> list[str]:
         """The XAI methods run on a mix's model (none on the render search's: it is scored, not explained)."""

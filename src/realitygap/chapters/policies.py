@@ -56,9 +56,12 @@ def _reference_sets(metrics: dict) -> dict:
 
 
 def closure_entries(metrics: dict) -> dict:
-    """The gap-closure rows: every policy, the render search's retrained model and the pseudo-label mixes."""
+    """The gap-closure rows: every policy, the render search's retrained model, the pseudo-label and self-training
+    mixes."""
     extra = {"render search": metrics["simsearch"]} if metrics.get("simsearch", {}).get("gap_closed") is not None else {}
     extra |= {f"pseudo-labels: {mix}": v for mix, v in metrics.get("pseudolabel_run", {}).get("mixes", {}).items()
+              if v.get("gap_closed") is not None}
+    extra |= {f"self-training: {mix}": v for mix, v in metrics.get("uda", {}).get("mixes", {}).items()
               if v.get("gap_closed") is not None}
     return dict(sorted({**metrics["policies"], **extra}.items(), key=lambda kv: -(kv[1]["gap_closed"] or -1e9)))
 

@@ -11,13 +11,13 @@ import platform
 from pathlib import Path
 
 from realitygap import __version__
-from realitygap.chapters import (counterfactual, diagnosis, experiments, explanations, frontier, gap, instances,
+from realitygap.chapters import (adaptation, counterfactual, diagnosis, experiments, explanations, frontier, gap, instances,
                                  policies, pseudolabel, simsearch, timings)
 from realitygap.chapters.base import Context, Section, table
 from realitygap.io import write_json, write_text
 
 CHAPTERS = (gap, explanations, diagnosis, counterfactual, frontier, policies, simsearch, experiments, instances,
-            pseudolabel, timings)
+            pseudolabel, adaptation, timings)
 """The report's chapters in reading order. Each collects its metrics in this order (the instance track reads
 the image quality the policies' chapter collected), then each writes its sections, numbered in turn."""
 
