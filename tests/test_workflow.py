@@ -95,7 +95,8 @@ def test_tiny_run_total_time_is_the_runs_wall_time(tiny_run):
     assert wall - 15 <= timings["total"] <= wall, (timings["total"], wall)
     stages = sum(v for k, v in timings.items() if k not in ("total", "job_seconds_total", "rules"))
     assert timings["job_seconds_total"] == pytest.approx(stages, abs=0.1)
-    assert timings["job_seconds_total"] > timings["total"]
+    jobs_wall = sum(rule["wall_s"] for rule in timings["rules"].values())    # each job's own wall time, summed
+    assert jobs_wall > timings["total"]
 
 
 def test_tiny_run_outputs_honour_the_umask(tiny_run):
@@ -138,7 +139,7 @@ def test_tiny_run_self_trains_on_the_unlabeled_real_images(tiny_run):
     ranked with the policies, its attributions compared with the real model's before and after."""
     metrics = json.loads((tiny_run / "results/report/metrics.json").read_text())
     uda = metrics["uda"]
-    assert uda["target"] == "real" and list(uda["mixes"]) == ["uda_sim", "uda_randomise"]
+    assert uda["target"] == "real" and set(uda["mixes"]) == {"uda_sim", "uda_randomise"}
     assert uda["mixes"]["uda_randomise"]["source"] == uda["mixes"]["uda_randomise"]["start"] == "aug_randomise"
     entry = uda["mixes"]["uda_sim"]
     assert entry["source"] == "sim" and entry["start"] == "sim" and entry["seeds"] == 2

@@ -192,13 +192,14 @@ def uda_start(wc):
     return [f"{root}/{start}/{wc.model}/model.pth"]
 
 
-def uda_args(wc, input):
-    """`train`'s self-training options of a UDA mix: the target, the uda params, the start model."""
+def uda_args(wc):
+    """`train`'s self-training options of a UDA mix: the target, the uda params, the start model. Of the wildcards
+    only (a params function that reads `input` escapes Snakemake's params trigger)."""
     if getattr(wc, "mix", None) not in UDA_MIXES:
         return ""
     uda = {k: v for k, v in UDA.items() if k not in ("target", "mixes")}
     args = f"--target {shlex.quote(as_json(uda_target(wc.mix)))} --uda {shlex.quote(as_json(uda))}"
-    return args + "".join(f" --start {path}" for path in input.start)
+    return args + "".join(f" --start {path}" for path in uda_start(wc))
 
 
 def mix_input_files(wc):
