@@ -24,6 +24,15 @@ localrules:
 
 onstart:
     record_run_start("logs/run.json")
+    start_job_server()
+
+
+onsuccess:
+    stop_job_server()
+
+
+onerror:
+    stop_job_server()
 
 
 rule all:

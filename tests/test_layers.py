@@ -20,7 +20,8 @@ METHOD_PACKAGES = {"explain", "augment", "counterfactual", "chapters", "uda"}
 """Registries of methods: attribution methods and their scores, augmentation policies, the counterfactual
 generator, self-training (the mean teacher), and the report chapters that `summarize` assembles. Their `stage` and `command` modules are a
 stage."""
-ENTRY = {"realitygap.cli"}
+ENTRY = {"realitygap.cli", "realitygap.jobserver"}
+"""The `realitygap` command and the job server that runs it in forks (`realitygap.preload`)."""
 RANK = {"core": 0, "method": 1, "stage": 2, "entry": 3}
 
 

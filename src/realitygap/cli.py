@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from realitygap import preload
 from realitygap.io import InputError, write_json
 
 COMMANDS = {
@@ -53,8 +54,14 @@ def _record_timing(args: argparse.Namespace, started: float, seconds: float) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `realitygap` command."""
-    argv = sys.argv[1:] if argv is None else argv
+    """Entry point of the `realitygap` command: run by the workflow's job server when there is one
+    (`realitygap.preload`), here otherwise."""
+    if argv is None:
+        argv = sys.argv[1:]
+        status = preload.delegate(argv)
+        if status is not None:
+            return status
+        preload.forget_usage(argv)
     args = build_parser(next((a for a in argv if a in COMMANDS), None)).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.time()

@@ -62,6 +62,6 @@ rule augment:
     resources:
         **cluster("augment"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap augment --policy {wildcards.policy} --policies {params.policies:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap augment --policy {wildcards.policy} --policies {params.policies:q} "
         "--sources {params.sources:q} --copies {params.copies} {params.keep} {params.context} "
         "--seed {params.seed} --out {output} 2> {log}"

@@ -4,6 +4,7 @@ import os
 import shlex
 import time
 
+from realitygap import preload
 from realitygap.codefiles import source_files
 from realitygap.io import write_json
 from realitygap.params import resolve
@@ -69,6 +70,22 @@ def record_run_start(path):
     """When this run started (Snakemake's onstart: real runs only): `summarize` reports the run's wall time
     from it as metrics.json `timings_s.total`."""
     write_json(path, {"started": time.time()})
+
+
+JOB_SERVER = []
+
+
+def start_job_server():
+    """One warm interpreter for this run's local jobs (`realitygap.preload`): each job skips the 5-8 s of
+    importing torch, mmseg and mmdet. Cluster jobs (and REALITYGAP_NO_PRELOAD=1) run as plain processes."""
+    if workflow.local_exec:
+        JOB_SERVER.append(preload.start("logs/preload.log"))
+
+
+def stop_job_server():
+    """Stop the job server at the end of the run (Snakemake's onsuccess / onerror)."""
+    while JOB_SERVER:
+        preload.stop(JOB_SERVER.pop())
 
 
 def as_json(value):

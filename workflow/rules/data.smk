@@ -19,7 +19,7 @@ rule render:
     resources:
         **cluster("render"),
     shell:
-        "realitygap render --domain {params.domain} --params {params.render:q} --seed {params.seed} "
+        "REALITYGAP_RULE={rule} realitygap render --domain {params.domain} --params {params.render:q} --seed {params.seed} "
         "--jobs {threads} --out {output} 2> {log}"
 
 
@@ -52,7 +52,7 @@ rule ingest:
     resources:
         **cluster("ingest"),
     shell:
-        "realitygap ingest --domain {wildcards.ingested} {params.args} --out {output} 2> {log}"
+        "REALITYGAP_RULE={rule} realitygap ingest --domain {wildcards.ingested} {params.args} --out {output} 2> {log}"
 
 
 rule split:
@@ -71,5 +71,5 @@ rule split:
     resources:
         **cluster("split"),
     shell:
-        "realitygap split --dataset {input.dataset} --params {params.split:q} --seed {params.seed} "
+        "REALITYGAP_RULE={rule} realitygap split --dataset {input.dataset} --params {params.split:q} --seed {params.seed} "
         "--out {output} 2> {log}"

@@ -19,7 +19,7 @@ rule predict:
     resources:
         **cluster("predict"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap predict --weights {input.weights} --model {params.model:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap predict --weights {input.weights} --model {params.model:q} "
         "--size {params.size} --device {params.device} --dataset {input.datasets} --split {input.splits} "
         "--out {output} 2> {log}"
 
@@ -37,7 +37,7 @@ rule score_segmentation:
     resources:
         **cluster("score"),
     shell:
-        "realitygap score segmentation {input.predictions} --out {output} 2> {log}"
+        "REALITYGAP_RULE={rule} realitygap score segmentation {input.predictions} --out {output} 2> {log}"
 
 
 use rule predict as predict_replicate with:
@@ -81,7 +81,7 @@ rule score_matrix:
     resources:
         **cluster("score"),
     shell:
-        "realitygap score matrix {input.scores} --out {output.json} --csv {output.csv} 2> {log}"
+        "REALITYGAP_RULE={rule} realitygap score matrix {input.scores} --out {output.json} --csv {output.csv} 2> {log}"
 
 
 rule score_policies:
@@ -102,7 +102,7 @@ rule score_policies:
     resources:
         **cluster("score"),
     shell:
-        "realitygap score policies --matrix {input.matrix} --replicates {input.replicates} "
+        "REALITYGAP_RULE={rule} realitygap score policies --matrix {input.matrix} --replicates {input.replicates} "
         "--policies {params.policies:q} --extra {params.extra:q} --model-name {params.model} --out {output} 2> {log}"
 
 
@@ -142,6 +142,6 @@ rule score_image_quality:
     resources:
         **cluster("score"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap score quality --weights {input.weights} --model {params.model:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap score quality --weights {input.weights} --model {params.model:q} "
         "--size {params.size} --device {params.device} --reference {params.reference:q} --sets {params.sets:q} "
         "--params {params.quality:q} --seed {params.seed} --out {output} 2> {log}"

@@ -82,7 +82,7 @@ rule evaluate_variant:
     resources:
         **cluster("experiments"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap experiments evaluate --weights {input.weights} --model {params.model:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap experiments evaluate --weights {input.weights} --model {params.model:q} "
         "--size {params.size} --device {params.device} --seed {params.seed} --sources {params.sources:q} "
         "--test {params.test:q} --params {params.groups:q} --out {output} 2> {log}"
 
@@ -186,7 +186,7 @@ rule probe:
     resources:
         **cluster("experiments"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap experiments probe --weights {input.weights} --model {params.model:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap experiments probe --weights {input.weights} --model {params.model:q} "
         "--size {params.size} --device {params.device} --seed {params.seed} --strength {params.strength} "
         "--correlated {input.correlated} --broken {input.broken} --beside {input.beside} --params {params.probe:q} --out {output} 2> {log}"
 
@@ -216,5 +216,5 @@ rule experiments_report:
     resources:
         **cluster("experiments"),
     shell:
-        "realitygap experiments report --scores {input.scores} --probes {input.probes} --params {params.report:q} "
+        "REALITYGAP_RULE={rule} realitygap experiments report --scores {input.scores} --probes {input.probes} --params {params.report:q} "
         "--out " + EXP_ROOT + " 2> {log}"

@@ -26,7 +26,7 @@ rule explain:
     resources:
         **cluster("explain"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap explain --weights {input.weights} --model {params.model:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap explain --weights {input.weights} --model {params.model:q} "
         "--size {params.size} --device {params.device} --method {wildcards.method} --seed {params.seed} "
         "--params {params.explain:q} --datasets {params.datasets:q} --out {output} 2> {log}"
 
@@ -51,7 +51,7 @@ rule score_explanations:
     resources:
         **cluster("score"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap score explanations {input.maps} --weights {input.weights} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap score explanations {input.maps} --weights {input.weights} "
         "--model {params.model:q} --size {params.size} --device {params.device} "
         "--datasets {params.datasets:q} --params {params.score:q} --out {output} 2> {log}"
 
@@ -93,7 +93,7 @@ rule diagnose:
     resources:
         **cluster("diagnose"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap diagnose --source-weights {input.source} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap diagnose --source-weights {input.source} "
         "--target-weights {input.target} --model {params.model:q} --size {params.size} "
         "--device {params.device} --explanations {params.explanations:q} --datasets {params.datasets:q} "
         "--source-domain {params.domains[0]} --target-domain {params.domains[1]} "

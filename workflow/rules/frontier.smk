@@ -30,6 +30,6 @@ rule explain_frontier:
     resources:
         **cluster("frontier"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap frontier --datasets {params.datasets:q} --weights {params.weights:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap frontier --datasets {params.datasets:q} --weights {params.weights:q} "
         "--model {params.model:q} --params {params.frontier:q} --size {params.size} --seed {params.seed} "
         "--device {params.device} --out {output} 2> {log}"

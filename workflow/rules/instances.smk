@@ -42,7 +42,7 @@ rule train_instances:
     resources:
         **cluster("train"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap instances train --sources {params.sources:q} --model {params.model:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap instances train --sources {params.sources:q} --model {params.model:q} "
         "--loss {wildcards.loss} --params {params.train:q} --categories {params.categories:q} --mix {wildcards.mix} "
         "--seed {params.seed} --device {params.device} --out {params.out} > {log} 2>&1"
 
@@ -69,7 +69,7 @@ rule predict_instances:
     resources:
         **cluster("predict"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap instances predict --weights {input.weights} --model {params.model:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap instances predict --weights {input.weights} --model {params.model:q} "
         "--categories {params.categories:q} --datasets {params.datasets:q} --device {params.device} "
         "--out {output} 2> {log}"
 
@@ -90,7 +90,7 @@ rule score_instances:
     resources:
         **cluster("score"),
     shell:
-        "realitygap instances score --predictions {input.predictions} --datasets {params.datasets:q} "
+        "REALITYGAP_RULE={rule} realitygap instances score --predictions {input.predictions} --datasets {params.datasets:q} "
         "--out {output} 2> {log}"
 
 
@@ -122,7 +122,7 @@ rule explain_instances:
     resources:
         **cluster("explain"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap instances explain --weights-of {params.weights:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap instances explain --weights-of {params.weights:q} "
         "--model {params.model:q} --categories {params.categories:q} --params {params.explain:q} "
         "--datasets {params.datasets:q} --seed {params.seed} --device {params.device} --out {output} 2> {log}"
 
@@ -172,6 +172,6 @@ rule augment_instances:
     resources:
         **cluster("augment"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap instances augment --policy {wildcards.policy} --params {params.policy:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap instances augment --policy {wildcards.policy} --params {params.policy:q} "
         "--sources {params.sources:q} --categories {params.categories:q} --min-count {params.min_count} "
         "{params.context} --seed {params.seed} --out {output} 2> {log}"

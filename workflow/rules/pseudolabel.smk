@@ -41,7 +41,7 @@ rule pseudolabel_classifier:
     resources:
         **cluster("pseudolabel"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap pseudolabel classifier --dataset " + raw(PL_TARGET) + " --split "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap pseudolabel classifier --dataset " + raw(PL_TARGET) + " --split "
         + split_file(PL_TARGET) + " --sources {params.sources:q} --model {params.model:q} --params {params.pl:q} "
         "{params.witness} --size {params.size} --seed {params.seed} --device {params.device} "
         "--out " + f"{PL_ROOT}/classifier" + " > {log} 2>&1"
@@ -71,7 +71,7 @@ rule pseudolabel:
     resources:
         **cluster("pseudolabel"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap pseudolabel label --dataset {input.dataset} --split {input.split} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap pseudolabel label --dataset {input.dataset} --split {input.split} "
         "--classifier " + f"{PL_ROOT}/classifier" + " --model {params.model:q} --params {params.pl:q} "
         "--size {params.size} --seed {params.seed} --device {params.device} --results " + PL_ROOT + " "
         "--out {output.dataset} > {log} 2>&1"

@@ -58,7 +58,7 @@ rule simsearch_worker:
     resources:
         **cluster("simsearch"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap simsearch worker --params {params.search:q} --render {params.render:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap simsearch worker --params {params.search:q} --render {params.render:q} "
         "--train {params.train:q} --model {params.model:q} --val-sources {params.val:q} --seed {params.seed} "
         "--device {params.device} {params.diagnosis} --root " + SEARCH_ROOT + " --worker {wildcards.worker} --out {output} > {log} 2>&1"
 
@@ -85,7 +85,7 @@ rule simsearch_report:
     resources:
         **cluster("simsearch"),
     shell:
-        "realitygap simsearch report --params {params.search:q} --render {params.render:q} --train {params.train:q} "
+        "REALITYGAP_RULE={rule} realitygap simsearch report --params {params.search:q} --render {params.render:q} --train {params.train:q} "
         "--model {params.model:q} --val-sources {params.val:q} --seed {params.seed} {params.diagnosis} --root " + SEARCH_ROOT + " "
         "--out " + SEARCH_ROOT + " 2> {log}"
 
@@ -109,5 +109,5 @@ rule render_searched:
     resources:
         **cluster("render"),
     shell:
-        "realitygap simsearch render --params {params.search:q} --render {params.render:q} --look {input.look} "
+        "REALITYGAP_RULE={rule} realitygap simsearch render --params {params.search:q} --render {params.render:q} --look {input.look} "
         "--count {params.images} --seed {params.seed} --out {output} 2> {log}"

@@ -45,7 +45,7 @@ rule summarize:
     resources:
         **cluster("summarize"),
     shell:
-        "realitygap summarize --matrix {input.matrix} --policies {input.policies} --explanations results/explanations "
+        "REALITYGAP_RULE={rule} realitygap summarize --matrix {input.matrix} --policies {input.policies} --explanations results/explanations "
         "--xai-scores results/scores/explanations --diagnosis results/explanations/diagnosis --params {params.summarize:q} "
         "--all-params {params.everything:q} --simsearch {input.simsearch} --experiments " + EXP_ROOT + " "
         + ("--instances results/scores/instances " if INSTANCE_RUNS else "")

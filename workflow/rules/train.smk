@@ -30,7 +30,7 @@ rule train:
     resources:
         **cluster("train"),
     shell:
-        "OMP_NUM_THREADS={threads} realitygap train --sources {params.sources:q} --val-sources {params.val:q} "
+        "OMP_NUM_THREADS={threads} REALITYGAP_RULE={rule} realitygap train --sources {params.sources:q} --val-sources {params.val:q} "
         "--model {params.model:q} --params {params.train:q} --size {params.size} --seed {params.seed} "
         "--mix {params.mix} --name {params.name} --device {params.device} {params.uda} "
         "--out {params.out} > {log} 2>&1"

@@ -45,20 +45,32 @@ def _number(value: str | None) -> float:
 
 def rule_benchmarks(root: str | os.PathLike) -> dict:
     """Per rule: its jobs, their summed wall and CPU seconds and the largest resident memory (MB), from the
-    benchmark TSV files Snakemake writes under `root/<rule>/...` (`benchmark:` of every rule)."""
+    benchmark TSV files Snakemake writes under `root/<rule>/...` (`benchmark:` of every rule). Jobs the job
+    server ran (`realitygap.preload`) add their forked child's CPU time and memory from `root/<rule>/.preload`:
+    Snakemake's record of them only sees the waiting client."""
     rules: dict[str, dict] = {}
     for path in sorted(Path(root).glob("**/*.tsv")):
         with open(path, newline="") as f:
             record = next(csv.DictReader(f, delimiter="\t"), None)
         if record is None:
             continue
-        row = rules.setdefault(path.relative_to(root).parts[0].removesuffix(".tsv"),
-                               {"jobs": 0, "wall_s": 0.0, "cpu_s": 0.0, "max_rss_mb": 0.0})
+        row = _rule_row(rules, path.relative_to(root).parts[0].removesuffix(".tsv"))
         row["jobs"] += 1
         row["wall_s"] = round(row["wall_s"] + _number(record.get("s")), 2)
-        row["cpu_s"] = round(row["cpu_s"] + _number(record.get("cpu_time")), 2)
-        row["max_rss_mb"] = round(max(row["max_rss_mb"], _number(record.get("max_rss"))), 1)
+        _add_usage(row, _number(record.get("cpu_time")), _number(record.get("max_rss")))
+    for path in sorted(Path(root).glob("*/.preload/*.json")):
+        usage = json.loads(path.read_text())
+        _add_usage(_rule_row(rules, path.parts[-3]), usage["cpu_s"], usage["max_rss_mb"])
     return dict(sorted(rules.items(), key=lambda kv: -kv[1]["wall_s"]))
+
+
+def _rule_row(rules: dict, rule: str) -> dict:
+    return rules.setdefault(rule, {"jobs": 0, "wall_s": 0.0, "cpu_s": 0.0, "max_rss_mb": 0.0})
+
+
+def _add_usage(row: dict, cpu_s: float, max_rss_mb: float) -> None:
+    row["cpu_s"] = round(row["cpu_s"] + cpu_s, 2)
+    row["max_rss_mb"] = round(max(row["max_rss_mb"], max_rss_mb), 1)
 
 
 def timing_rows(timings: dict) -> list[list]:
