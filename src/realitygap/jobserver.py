@@ -26,6 +26,7 @@ from realitygap.preload import HEADER, POLL_S
 MODULES = ("numpy", "scipy.ndimage", "cv2", "PIL.Image", "torch", "torchvision", "mmengine.runner",
            "mmseg.models", "mmdet.models", "albumentations", "pycocotools.mask", "matplotlib")
 RUNNING: set[int] = set()             # the server's children still running
+GRACE_S = 10.0                        # a job whose client is gone gets SIGINT, then SIGKILL after this
 
 
 def serve(path: str, parent: int, modules: tuple[str, ...] = MODULES) -> None:
@@ -52,7 +53,7 @@ def serve(path: str, parent: int, modules: tuple[str, ...] = MODULES) -> None:
             _serve_one(listener, conn)
     finally:
         for pid in list(RUNNING):
-            _kill_group(pid)
+            _signal_group(pid)
         shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
 
@@ -92,6 +93,7 @@ def _run_child(request: dict, fds: list[int]) -> None:
     """In the fork: become the job (its stdio, folder, environment, fresh random state) and run it."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
@@ -132,16 +134,18 @@ def _supervise(conn: socket.socket, pid: int, started: float) -> None:
     wall and CPU seconds and peak memory of the child."""
     ended = _pidfd(pid)                             # readable when the child ends: no polling delay
     with conn:
-        client_gone = False
+        gone_at = None
         while True:
             done, status, usage = os.wait4(pid, os.WNOHANG)
             if done:
                 break
-            watch = ([ended] if ended is not None else []) + ([] if client_gone else [conn])
+            watch = ([ended] if ended is not None else []) + ([] if gone_at else [conn])
             readable, _, _ = select.select(watch, [], [], POLL_S)
             if conn in readable and not conn.recv(1, socket.MSG_PEEK):
-                client_gone = True
-                _kill_group(pid)
+                gone_at = time.time()               # as Ctrl-C would: KeyboardInterrupt, cleanups run
+                _signal_group(pid, signal.SIGINT)
+            elif gone_at and time.time() - gone_at > GRACE_S:
+                _signal_group(pid, signal.SIGKILL)
         if ended is not None:
             os.close(ended)
         RUNNING.discard(pid)
@@ -161,9 +165,9 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
-def _kill_group(pid: int) -> None:
+def _signal_group(pid: int, signum: int = signal.SIGTERM) -> None:
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signum)
     except ProcessLookupError:
         pass
 
