@@ -207,7 +207,7 @@ def test_probe_table_orders_by_strength_and_ranks_the_trend():
 
 def test_params_profiles_carry_the_experiments():
     params = _params()
-    for profile in ("default", "tiny", "large"):
+    for profile in ("default", "study", "tiny", "large"):
         cfg = _resolve(copy.deepcopy(params) | {"profile": profile})
         assert len(expand_variants(cfg["experiments"])) >= 2
 
