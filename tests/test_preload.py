@@ -99,6 +99,27 @@ def test_killing_the_client_kills_its_job(server, rendered, tmp_path):
     assert proc.poll() is None, "the server keeps serving"
 
 
+def test_a_job_ends_when_its_child_does_though_later_forks_run_on(server, rendered, tmp_path):
+    """A job forked while another one runs must not hold that one's connection open (its client would wait)."""
+    proc, env = server
+    exe = str(Path(sys.executable).parent / "realitygap")
+    short = train_args(rendered, tmp_path / "short")
+    short[short.index("--params") + 1] = json.dumps(dict(TRAIN, iters=40, checkpoint_interval=40))
+    long = train_args(rendered, tmp_path / "long")
+    long[long.index("--params") + 1] = json.dumps(dict(TRAIN, iters=100000, checkpoint_interval=100000))
+    first = subprocess.Popen([exe, *short], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not children(proc) and time.time() < deadline:
+        time.sleep(0.05)
+    second = subprocess.Popen([exe, *long], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert first.wait(120) == 0
+        assert second.poll() is None, "the short job returned while the long one still runs"
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+
+
 def test_without_a_reachable_server_the_command_runs_itself(tmp_path, monkeypatch):
     monkeypatch.delenv(preload.ENV, raising=False)
     assert preload.delegate(["render", "--help"]) is None

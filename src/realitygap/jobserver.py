@@ -26,6 +26,7 @@ from realitygap.preload import HEADER, POLL_S
 MODULES = ("numpy", "scipy.ndimage", "cv2", "PIL.Image", "torch", "torchvision", "mmengine.runner",
            "mmseg.models", "mmdet.models", "albumentations", "pycocotools.mask", "matplotlib")
 RUNNING: set[int] = set()             # the server's children still running
+OPEN_FDS: set[int] = set()            # the server's sockets and pidfds of running jobs: no child keeps them
 GRACE_S = 10.0                        # a job whose client is gone gets SIGINT, then SIGKILL after this
 
 
@@ -73,13 +74,15 @@ def _serve_one(listener: socket.socket, conn: socket.socket) -> None:
     pid = os.fork()
     if pid == 0:
         listener.close()
-        conn.close()
+        for fd in (OPEN_FDS | {conn.fileno()}) - set(fds):
+            os.close(fd)
         _run_child(request, fds)
     try:
         os.setpgid(pid, pid)                     # also here: killpg must find the group at once
     except OSError:
         pass
     RUNNING.add(pid)
+    OPEN_FDS.add(conn.fileno())
     for fd in fds:
         os.close(fd)
     threading.Thread(target=_supervise, args=(conn, pid, started), daemon=True).start()
@@ -133,29 +136,39 @@ def _supervise(conn: socket.socket, pid: int, started: float) -> None:
     """Wait for the child; kill its process group if the client goes away; send the client the status,
     wall and CPU seconds and peak memory of the child."""
     ended = _pidfd(pid)                             # readable when the child ends: no polling delay
-    with conn:
-        gone_at = None
-        while True:
-            done, status, usage = os.wait4(pid, os.WNOHANG)
-            if done:
-                break
-            watch = ([ended] if ended is not None else []) + ([] if gone_at else [conn])
-            readable, _, _ = select.select(watch, [], [], POLL_S)
-            if conn in readable and not conn.recv(1, socket.MSG_PEEK):
-                gone_at = time.time()               # as Ctrl-C would: KeyboardInterrupt, cleanups run
-                _signal_group(pid, signal.SIGINT)
-            elif gone_at and time.time() - gone_at > GRACE_S:
-                _signal_group(pid, signal.SIGKILL)
+    if ended is not None:
+        OPEN_FDS.add(ended)
+    try:
+        _wait_and_reply(conn, pid, started, ended)
+    finally:                                        # out of the set before closed: a fork never sees a reused number
+        OPEN_FDS.difference_update({conn.fileno(), ended})
+        conn.close()
         if ended is not None:
             os.close(ended)
-        RUNNING.discard(pid)
-        code = os.waitstatus_to_exitcode(status)
-        reply = {"status": code if code >= 0 else 128 - code, "wall_s": round(time.time() - started, 3),
-                 "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "max_rss_mb": round(usage.ru_maxrss / 1024, 1)}
-        try:
-            conn.sendall(json.dumps(reply).encode())
-        except OSError:
-            pass
+
+
+def _wait_and_reply(conn: socket.socket, pid: int, started: float, ended: int | None) -> None:
+    """Wait for the child (signalling it when its client is gone) and send the client its end."""
+    gone_at = None
+    while True:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            break
+        watch = ([ended] if ended is not None else []) + ([] if gone_at else [conn])
+        readable, _, _ = select.select(watch, [], [], POLL_S)
+        if conn in readable and not conn.recv(1, socket.MSG_PEEK):
+            gone_at = time.time()               # as Ctrl-C would: KeyboardInterrupt, cleanups run
+            _signal_group(pid, signal.SIGINT)
+        elif gone_at and time.time() - gone_at > GRACE_S:
+            _signal_group(pid, signal.SIGKILL)
+    RUNNING.discard(pid)
+    code = os.waitstatus_to_exitcode(status)
+    reply = {"status": code if code >= 0 else 128 - code, "wall_s": round(time.time() - started, 3),
+             "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "max_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    try:
+        conn.sendall(json.dumps(reply).encode() + b"\n")
+    except OSError:
+        pass
 
 
 def _pidfd(pid: int) -> int | None:

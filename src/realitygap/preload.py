@@ -55,16 +55,20 @@ def delegate(argv: list[str]) -> int | None:
         payload = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
         socket.send_fds(sock, [HEADER.pack(len(payload))], [0, 1, 2])
         sock.sendall(payload)
-        reply = json.loads(_read_all(sock) or b'{"status": 1}')
+        reply = json.loads(_read_line(sock) or b'{"status": 1}')
     _record_usage(argv, reply)
     return int(reply["status"])
 
 
-def _read_all(sock: socket.socket) -> bytes:
-    chunks = []
-    while chunk := sock.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _read_line(sock: socket.socket) -> bytes:
+    """The server's one-line reply (not "until EOF": the socket may live on in other jobs' forks)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.strip()
 
 
 def _usage_record(argv: list[str]) -> Path | None:
