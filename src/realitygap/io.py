@@ -74,6 +74,11 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_to_builtin) + "\n")
 
 
+def listed(samples: list | str | os.PathLike) -> list:
+    """A dataset's samples: the list itself, or the JSON file it was written to (`runner.externalise_samples`)."""
+    return samples if isinstance(samples, list) else read_json(samples)
+
+
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file; a missing or malformed file raises InputError naming it."""
     path = Path(path)

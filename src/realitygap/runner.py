@@ -15,7 +15,7 @@ import torch
 
 from realitygap.classes import ClassSet
 from realitygap.data import Sample
-from realitygap.io import InputError, read_mask
+from realitygap.io import InputError, read_mask, write_json
 from realitygap.losses import frequency_weights, needs_frequencies
 from realitygap.models import model_config, resolve_device
 
@@ -128,13 +128,34 @@ def run_runner(config: dict, device: str = "auto", hooks: tuple = (), channels_l
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     # Our own checkpoints hold optimizer and message-hub state that torch's weights_only loader refuses.
     os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
-    runner = Runner.from_cfg(Config(config))
+    runner = Runner.from_cfg(Config(externalise_samples(config, Path(config["work_dir"]))))
     for hook in hooks:
         runner.register_hook(hook)
     if channels_last:     # convolutions run 1.3x faster on the CPU (bench/train_step.py)
         runner.model.to(memory_format=torch.channels_last)
     runner.train()
     return runner
+
+
+def externalise_samples(config: dict, work_dir: Path) -> dict:
+    """`config` with every dataset's `samples` list written to `work_dir/samples/<k>.json` and named by its path
+    (our dataset classes read either). mmengine logs and dumps the whole config through yapf, which took
+    seconds per run for a list of a few hundred images (issue 29)."""
+    count = iter(range(1_000_000))
+
+    def walk(node):
+        if isinstance(node, dict):
+            out = {key: walk(value) for key, value in node.items()}
+            if isinstance(out.get("samples"), list):
+                path = work_dir / "samples" / f"{next(count)}.json"
+                write_json(path, out["samples"])
+                out["samples"] = str(path)
+            return out
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        return node
+
+    return walk(config)
 
 
 def initial_weights_hook(state: dict, source: str = "checkpoint", reinit: tuple[str, ...] = ()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from realitygap.io import listed
 
 
 @DATASETS.register_module()
@@ -12,8 +13,8 @@ class RealityGapDataset(BaseSegDataset):
     """mmseg dataset over an explicit list of (image, mask) paths (mask None: an unlabeled image); the task's classes and palette come in as
     `metainfo` (`realitygap.runner.dataloader_config` passes the data's class set)."""
 
-    def __init__(self, samples: list[dict], **kwargs) -> None:
-        self._samples = samples
+    def __init__(self, samples: list[dict] | str, **kwargs) -> None:
+        self._samples = listed(samples)
         kwargs.setdefault("data_root", "")
         kwargs.setdefault("lazy_init", False)
         super().__init__(img_suffix=".png", seg_map_suffix=".png", reduce_zero_label=False, **kwargs)

@@ -9,7 +9,7 @@ from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 
 from realitygap.data import load_samples
-from realitygap.io import InputError, read_json
+from realitygap.io import InputError, listed, read_json
 
 
 def instances_by_image(dataset: str | Path) -> dict[Path, dict]:
@@ -53,8 +53,8 @@ def category_labels(categories: list[str], annotations: list[dict], where: str) 
 class RealityGapInstances(BaseDetDataset):
     """mmdet dataset over `instance_samples` entries, with `categories` as its classes."""
 
-    def __init__(self, samples: list[dict], categories: list[str], **kwargs) -> None:
-        self._samples = samples
+    def __init__(self, samples: list[dict] | str, categories: list[str], **kwargs) -> None:
+        self._samples = listed(samples)
         kwargs.setdefault("data_root", "")
         kwargs.setdefault("lazy_init", False)
         super().__init__(metainfo=dict(classes=tuple(categories)), **kwargs)

@@ -24,7 +24,7 @@ from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 from torch import nn
 from torch.nn import functional as F
 
-from realitygap.io import read_mask, write_json
+from realitygap.io import listed, read_mask, write_json
 from realitygap.models import load_weights, model_config, save_weights
 from realitygap.classes import ClassSet
 from realitygap.tags import tag_matrix, tags_of_mask
@@ -96,8 +96,8 @@ class TaggedImages(BaseDataset):
     """Images with given tags (`{"image", "tags"}`) or with a mask to crop and tag (`{"image", "mask"}`); the
     tag classes come in as `metainfo`."""
 
-    def __init__(self, samples: list[dict], **kwargs) -> None:
-        self._samples = samples
+    def __init__(self, samples: list[dict] | str, **kwargs) -> None:
+        self._samples = listed(samples)
         super().__init__(data_root="", lazy_init=False, serialize_data=False, **kwargs)
 
     def load_data_list(self) -> list[dict]:
