@@ -11,7 +11,8 @@ CACHE=${REALITYGAP_WHEEL_CACHE:-$HOME/.cache/realitygap/wheels}
 MMCV_VERSION=2.1.0
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
-log() { printf '[bootstrap] %s\n' "$*"; }
+START=$SECONDS
+log() { printf '[bootstrap %4ds] %s\n' "$((SECONDS - START))" "$*"; }
 
 build_mmcv_wheel() {
   local work
@@ -39,8 +40,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "creating $VENV"
   "$PY" -m venv "$VENV"
 fi
+log "pip and the pinned requirements (resolution, downloads, builds of source-only packages)"
 pipq install -q --upgrade pip wheel
 pipq install -q -r "$ROOT/requirements.txt"
+log "requirements installed"
 # torch pulls a setuptools without pkg_resources, which mmcv's build and mmengine need.
 pipq install -q --no-deps "setuptools<70" ninja
 # mmengine and mmcv ask for opencv-python (needs libGL); requirements.txt's headless build serves them.
@@ -49,6 +52,7 @@ pipq install -q --no-deps mmengine==0.10.7
 if ! ls "$CACHE"/mmcv-"$MMCV_VERSION"-*.whl >/dev/null 2>&1; then
   build_mmcv_wheel
 fi
+log "installing the cached mmcv wheel"
 pipq install -q --no-deps --force-reinstall "$(ls "$CACHE"/mmcv-"$MMCV_VERSION"-*.whl | head -n 1)"
 pipq install -q --no-deps -e "$ROOT"
 "$VENV/bin/python" -c "import mmcv.ops, mmseg, mmdet, torch; print('torch', torch.__version__, 'mmcv', mmcv.__version__, 'ops ok')"
