@@ -52,20 +52,26 @@ def test_train_writes_weights_log_and_checkpoints(trained):
     summary = json.loads((out / "train.json").read_text())
     assert summary["iters"] == 4 and summary["train_samples"] > 0 and "mIoU" in summary["val"]
     assert (out / "model.pth").stat().st_size > 0
-    assert (out / "work_dir" / "iter_4.pth").exists()
+    assert (out / "work_dir" / "fingerprint.txt").is_file() and list((out / "work_dir").glob("*/*.log"))
+    # the finished run's checkpoints (weights + optimizer state) are gone: they only serve an interrupted run
+    assert not list((out / "work_dir").glob("*.pth")) and not (out / "work_dir" / "last_checkpoint").exists()
 
 
-def test_train_resumes_from_last_checkpoint(trained):
+def test_a_finished_run_run_again_retrains_to_the_same_weights(trained, tmp_path):
+    import shutil
+
     import torch
 
     out, args = trained
+    again = tmp_path / "model"
+    shutil.copytree(out, again)
     before = torch.load(out / "model.pth", weights_only=True)
-    assert main(args) == 0                      # everything done: resumes at iter 4, trains nothing
-    after = torch.load(out / "model.pth", weights_only=True)
+    assert main([str(again) if a == str(out) else a for a in args]) == 0   # no checkpoint left: trains afresh
+    after = torch.load(again / "model.pth", weights_only=True)
     for key in before:
-        torch.testing.assert_close(before[key], after[key])
-    logs = sorted((out / "work_dir").glob("*/*.log"))
-    assert "resumed epoch: 0, iter: 4" in logs[-1].read_text()
+        torch.testing.assert_close(before[key], after[key], rtol=0, atol=0)
+    logs = sorted((again / "work_dir").glob("*/*.log"))
+    assert len(logs) == 2 and "resumed epoch" not in logs[-1].read_text()
 
 
 def test_changed_data_or_params_retrain_instead_of_resuming(trained, rendered, tmp_path):

@@ -149,8 +149,9 @@ def test_train_predict_score_through_the_cli(rendered, tmp_path):
                   "--categories", json.dumps(CATEGORIES), "--mix", "sim", "--device", "cpu", "--out", str(out)]
     assert main(train_args) == 0
     first = torch.load(out / "model.pth", weights_only=True)
-    assert main(train_args) == 0                                   # the same run again resumes its last checkpoint
-    assert "resumed epoch: 0, iter: 2" in sorted((out / "work_dir").glob("*/*.log"))[-1].read_text()
+    assert not list((out / "work_dir").glob("*.pth"))              # a finished run keeps no checkpoint
+    assert main(train_args) == 0                                   # the same run again trains afresh, deterministically
+    assert "resumed epoch" not in sorted((out / "work_dir").glob("*/*.log"))[-1].read_text()
     again = torch.load(out / "model.pth", weights_only=True)
     assert all(torch.equal(first[k], again[k]) for k in first)
     summary = json.loads((out / "train.json").read_text())

@@ -1,10 +1,10 @@
 """`realitygap train`: train one model on one training mix with mmengine's Runner.
 
 Checkpoints go to `<out>/work_dir` every `checkpoint_interval` iterations; a rerun after an
-interruption resumes from the last one and ends with the same weights as an uninterrupted run. The
-final weights are written atomically to `<out>/model.pth`. With `uda` params the run self-trains a mean
-teacher on the sources and the unlabeled train images of `target` (`realitygap.uda`), and the student's weights
-are the model.
+interruption resumes from the last one and ends with the same weights as an uninterrupted run; a finished
+run deletes them (`runner.release_checkpoints`). The final weights are written atomically to
+`<out>/model.pth`. With `uda` params the run self-trains a mean teacher on the sources and the unlabeled train
+images of `target` (`realitygap.uda`), and the student's weights are the model.
 """
 
 from __future__ import annotations
