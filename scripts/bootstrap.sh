@@ -40,9 +40,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "creating $VENV"
   "$PY" -m venv "$VENV"
 fi
-log "pip and the pinned requirements (resolution, downloads, builds of source-only packages)"
 pipq install -q --upgrade pip wheel
-pipq install -q -r "$ROOT/requirements.txt"
+# pydensecrf2 has no wheel on PyPI: its Cython build is timed on its own line (pip's cache keeps the wheel).
+log "building pydensecrf2 from its sdist"
+LOCAL_WHEELS=$(mktemp -d)
+pipq wheel -q --no-deps -w "$LOCAL_WHEELS" "$(grep -oE '^pydensecrf2==[^ ]+' "$ROOT/requirements.txt")"
+log "pip and the pinned requirements (resolution, downloads, installs)"
+pipq install -q --find-links "$LOCAL_WHEELS" -r "$ROOT/requirements.txt"
+rm -rf "$LOCAL_WHEELS"
 log "requirements installed"
 # torch pulls a setuptools without pkg_resources, which mmcv's build and mmengine need.
 pipq install -q --no-deps "setuptools<70" ninja
