@@ -10,7 +10,8 @@ most are also fixed in pairs. Every row is trained at each seed (paired: the sam
 row of a seed). Beside it, the interventional diagnosis (`realitygap.diagnose.transplant`, no retraining) of
 each seed's frozen sim model, and the Spearman correlation of its effect ranking with the truth's.
 The default profile's budget: 96 px, 480 images per domain, UNet 16/4, 400 iterations, weighted CE.
-Run: .venv/bin/python bench/factor_truth.py [--seeds 2 --size 96 --count 480 --iters 400]
+Run: .venv/bin/python bench/factor_truth.py [--seeds 2 --size 96 --count 480 --iters 400 --keep DIR]
+(with --keep, a later run reuses the renders and the models the folder holds: adding a seed trains only its rows)
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def train_and_score(root: Path, name: str, data: tuple[Path, Path], test: tuple[
     """mIoU on `test` of a model trained on `data` with `seed` (the same seed for every row)."""
     source = [{"dataset": str(data[0]), "split": str(data[1]), "fraction": 1.0}]
     out = root / "models" / f"{name}_s{seed}"
-    run_train(source, source, b["model"], b["train"], b["size"], seed, out, mix="bench", name="unet")
+    if not (out / "train.json").is_file():      # a kept model: training is deterministic, it would come out the same
+        run_train(source, source, b["model"], b["train"], b["size"], seed, out, mix="bench", name="unet")
     net = load_model(out / "model.pth", b["model"], b["size"], "cpu")
     pred, truth = predict_samples(net, load_samples(test[0], test[1], "test"))
     return segmentation_scores(pred, truth, RENDER_CLASSES.names)["mIoU"], out / "model.pth"

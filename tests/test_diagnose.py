@@ -96,7 +96,7 @@ def sock_world(tmp_path_factory):
     run_train(src, src, model, {"iters": 150, "batch_size": 4, "lr": 0.003, "weight_decay": 0.0, "checkpoint_interval": 150,
                                 "loss": [{"type": "ce", "class_weight": "frequency"}]}, 48, 0, root / "model", device="cpu")
     return {"renderer": renderer, "render": render, "look": look, "data": data, "split": root / "split.json",
-            "net": load_model(root / "model/model.pth", model, 48, "cpu")}
+            "net": load_model(root / "model/model.pth", model, 48, "cpu"), "weights": root / "model/model.pth"}
 
 
 def test_planted_single_factor_is_the_transplant_s_strongest(sock_world):
@@ -116,6 +116,27 @@ def test_planted_single_factor_is_the_transplant_s_strongest(sock_world):
     assert first["factors"] == ["toe_contrast"] and first["effect_ci"][0] > 0, json.dumps(got)
     assert abs(second["effect_points"]) < first["effect_points"] / 3
     assert got["pairs"][0]["factors"] == ["toe_contrast", "noise"] and got["look_gap_points"] > 0
+
+
+def test_planted_learnable_factor_has_the_largest_fine_tune_gain(sock_world):
+    """The target's toes are half as red as the source's (a look a model can learn), its noise a little stronger
+    (which a model ignores). Fine-tuning the source model briefly on its own scenes with the toe's contrast as in
+    the target must gain on the target look, with an interval above zero, and more than doing so with the noise."""
+    import json
+
+    from realitygap.classes import ClassSet
+    from realitygap.diagnose.finetune import finetune_effects
+    from tests.byo_task import CLASSES
+
+    looks = {"source": sock_world["look"], "target": {"noise": 3.0, "toe_contrast": 0.35}}
+    train = {"batch_size": 4, "weight_decay": 0.0, "loss": [{"type": "ce", "class_weight": "frequency"}]}
+    model = {"arch": "unet", "base_channels": 8, "num_stages": 3, "num_classes": 4}
+    got = finetune_effects(str(sock_world["weights"]), model, train, 48, sock_world["renderer"], sock_world["render"],
+                           looks, {"source": "sim", "target": "real"}, ["noise", "toe_contrast"],
+                           ClassSet.from_json(CLASSES), {"count": 16, "iters": 100, "lr": 0.003, "bootstrap": 200}, 0, "cpu")
+    first, second = got["factors"]
+    assert first["factors"] == ["toe_contrast"] and first["gain_ci"][0] > 0, json.dumps(got)
+    assert second["gain_points"] < first["gain_points"] / 3 and 0 <= got["control_miou"] <= 100
 
 
 def test_planted_image_statistic_is_the_strongest_without_a_renderer(sock_world):
@@ -170,7 +191,7 @@ def test_statistics_follow_their_definitions_and_the_transforms_move_them():
     assert np.allclose(moved.reshape(-1, 3).std(0), target["std"], atol=2)
 
 
-def test_rank_by_picks_the_ranking_the_policy_follows_and_keeps_the_other():
+def test_rank_by_picks_the_ranking_the_policy_follows_and_keeps_the_others():
     from realitygap.diagnose.stage import ranking
 
     regions = [{"region": "fringe", "factors": ["seam_tint"], "score": 9.0},
@@ -180,10 +201,18 @@ def test_rank_by_picks_the_ranking_the_policy_follows_and_keeps_the_other():
     transplant = {"factors": [{"factors": ["seam_stitch"], "score_points": 9.4},
                               {"factors": ["seam_tint"], "score_points": 4.0},
                               {"factors": ["table_photo"], "score_points": -5.9}]}
-    by_attribution = ranking(regions, factors, transplant, "attribution")
+    finetune = {"factors": [{"factors": ["seam_tint"], "gain_points": -1.0}, {"factors": ["table_photo"], "gain_points": 0.5},
+                            {"factors": ["seam_contrast"], "gain_points": 2.5}]}
+    evidence = {"transplant": transplant, "finetune": finetune}
+    by_attribution = ranking(regions, factors, evidence, "attribution")
     assert by_attribution["ranked_causes"] == ["seam_tint", "seam_stitch", "seam_contrast"]
     assert by_attribution["transplant_ranking"] == ["seam_stitch", "seam_tint", "seam_contrast"]   # untried: after
-    by_transplant = ranking(regions, factors, transplant, "transplant")
+    assert by_attribution["finetune_ranking"] == ["seam_contrast", "table_photo", "seam_stitch"]   # by gain, then untried
+    by_transplant = ranking(regions, factors, evidence, "transplant")
     assert by_transplant["ranked_causes"] == by_attribution["transplant_ranking"]
-    assert "score" in by_transplant["ranking_rule"] and ranking(regions, factors, None, "transplant")["ranked_causes"] \
-        == by_attribution["ranked_causes"]
+    assert by_transplant["attribution_ranking"] == by_attribution["ranked_causes"]
+    assert "score" in by_transplant["ranking_rule"]
+    by_finetune = ranking(regions, factors, evidence, "finetune")
+    assert by_finetune["ranked_causes"] == by_attribution["finetune_ranking"] and "gain" in by_finetune["ranking_rule"]
+    without = ranking(regions, factors, {"transplant": None, "finetune": None}, "finetune")   # the evidence was not run
+    assert without == {"ranked_causes": by_attribution["ranked_causes"], "ranking_rule": by_attribution["ranking_rule"]}

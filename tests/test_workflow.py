@@ -61,6 +61,9 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     effects = {f["factor"]: f for f in metrics["diagnosis"]["factors"]}
     assert set(effects) == transplanted and all(f["score_ci"][0] <= f["score_points"] <= f["score_ci"][1]
                                                and "reliance_points" in f for f in effects.values())
+    gains = {r["factors"][0]: r["gain_points"] for r in diagnosis["finetune"]["factors"]}   # the fine-tune evidence
+    assert set(gains) == transplanted and all(effects[f]["finetune_points"] == g for f, g in gains.items())
+    assert diagnosis["finetune"]["iters"] == 4 and 0 <= diagnosis["finetune"]["control_miou"] <= 100
     assert [p["factors"] for p in metrics["diagnosis"]["pairs"]] == [[r["factors"][0] for r in diagnosis["transplant"]
                                                                       ["factors"][:2]]]     # tiny: pairs of the top 2
     assert (tiny_run / "results/report/factor_effects.png").is_file()

@@ -85,6 +85,7 @@ rule diagnose:
         renderer=lambda wc: as_json({"renderer": SEARCH["renderer"], "render": json.loads(search_render())}),
         test_sets=lambda wc: as_json({role: [raw(d), split_file(d)] for role, d in zip(("source", "target"), DIAGNOSED)}),
         seed=SEED,
+        train=lambda wc: as_json(train_params() if DIAGNOSE.get("finetune") else None),   # what it fine-tunes with
     benchmark:
         "benchmarks/diagnose/{explained}.tsv",
     log:
@@ -97,4 +98,5 @@ rule diagnose:
         "--target-weights {input.target} --model {params.model:q} --size {params.size} "
         "--device {params.device} --explanations {params.explanations:q} --datasets {params.datasets:q} "
         "--source-domain {params.domains[0]} --target-domain {params.domains[1]} "
-        "--renderer {params.renderer:q} --test-sets {params.test_sets:q} --seed {params.seed} --params {params.diagnose:q} --out {output} 2> {log}"
+        "--renderer {params.renderer:q} --test-sets {params.test_sets:q} --seed {params.seed} --params {params.diagnose:q} "
+        "--train-params {params.train:q} --out {output} 2> {log}"

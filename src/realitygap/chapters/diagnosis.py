@@ -23,16 +23,20 @@ def summary(diagnoses: dict[str, dict], primary: str) -> dict:
 
 
 def factor_effects(diagnosis: dict) -> dict:
-    """Per transplanted factor: its effect on the source model (mIoU points, 95 % CI) and its share of the look
-    gap; the pairs' interactions; the ranking rule (empty without a transplant)."""
+    """Per transplanted factor: its effect on the source model (mIoU points, 95 % CI), its share of the look gap
+    and, with the fine-tune evidence, what fixing it gained a short fine-tuning on the target look; the pairs'
+    interactions; the ranking rule (empty without a transplant)."""
     transplant = diagnosis.get("transplant")
     if not transplant:
         return {}
     gap = transplant.get("look_gap_points")           # image statistics: no look to swap as a whole
+    gains = {r["factors"][0]: r for r in (diagnosis.get("finetune") or {}).get("factors", [])}
     factors = [{"factor": r["factors"][0], "score_points": r["score_points"], "score_ci": r["score_ci"],
                 "effect_points": r["effect_points"], "effect_ci": r["effect_ci"],
                 **({"reliance_points": r["reliance_points"], "reliance_ci": r["reliance_ci"]} if "reliance_points" in r
                    else {}),
+                **({"finetune_points": gains[r["factors"][0]]["gain_points"],
+                    "finetune_ci": gains[r["factors"][0]]["gain_ci"]} if r["factors"][0] in gains else {}),
                 "gap_share": round(r["effect_points"] / gap, 3) if gap and gap > 0 else None}
                for r in transplant["factors"]]
     pairs = [{"factors": p["factors"], "effect_points": p["effect_points"], "interaction_points": p["interaction_points"],
@@ -69,7 +73,9 @@ def change_rows(diagnosis: dict, importances: dict) -> list[list]:
     """Rows of the 'what to change' table: factor, effect, interval, share of the gap, the render search's
     fANOVA importance of the factor (where it searched it)."""
     return [[f["factor"], f["score_points"], f"[{f['score_ci'][0]}, {f['score_ci'][1]}]", f["effect_points"],
-             f.get("reliance_points", "-"), f["gap_share"], importances.get(f["factor"], "-"),
+             f.get("reliance_points", "-"), f["gap_share"],
+             f"{f['finetune_points']} [{f['finetune_ci'][0]}, {f['finetune_ci'][1]}]" if "finetune_points" in f else "-",
+             importances.get(f["factor"], "-"),
              "change it" if f["score_ci"][0] > 0 else "no shown effect"] for f in diagnosis["factors"]]
 
 
@@ -91,7 +97,18 @@ def change_text(diagnosis: dict) -> str:
                f"in the sim look), the sim-trained model's mIoU moves by each factor's effect (the whole look gap: "
                f"{diagnosis['look_gap_points']:.1f} points), and the real-trained model's by its reliance on the "
                f"factor: a cue real images offer that the simulator lacks. The score is their sum.")
-    return (f"{how} Change first: {named}.{joint} The xai_guided policy follows: {diagnosis['ranking_rule']}.")
+    return (f"{how} Change first: {named}.{joint}{finetune_text(diagnosis)} The xai_guided policy follows: "
+            f"{diagnosis['ranking_rule']}.")
+
+
+def finetune_text(diagnosis: dict) -> str:
+    """A sentence on the fine-tune evidence's strongest gains (empty without it)."""
+    gains = sorted((f for f in diagnosis["factors"] if "finetune_points" in f), key=lambda f: -f["finetune_points"])
+    if not gains:
+        return ""
+    named = "; ".join(f"{f['factor']} ({f['finetune_points']:+.1f}, 95 % CI {f['finetune_ci']})" for f in gains[:3])
+    return (" Fine-tuned briefly on sim scenes with one factor as in the real look, the sim-trained model gained most "
+            f"on the real look (mIoU points) with: {named}.")
 
 
 def sections(ctx: Context, metrics: dict) -> list[Section]:
@@ -101,7 +118,7 @@ def sections(ctx: Context, metrics: dict) -> list[Section]:
         figures.effect_bars(diagnosis["factors"], ctx.out / "factor_effects.png")
         importances = metrics.get("simsearch", {}).get("importances") or {}
         header = ["factor", "score (mIoU points)", "95 % CI", "effect on the sim model", "reliance of the real model",
-                  "effect's share of the look gap", "search importance", "verdict"]
+                  "effect's share of the look gap", "fine-tune gain (95 % CI)", "search importance", "verdict"]
         out.append(Section("What should the simulator change?", change_text(diagnosis),
                            table(header, change_rows(diagnosis, importances)), ("factor_effects.png",)))
     rows = [[r["region"], ", ".join(r["factors"]), r["attribution_points"], r["ablation_points"], r["score"]]

@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-sets", type=json_arg, default=None,
                    help="JSON {source: [dataset, split], target: [dataset, split]}: test images for the image-statistics "
                         "transplants (domains no renderer draws)")
+    p.add_argument("--train-params", type=json_arg, default=None,
+                   help="JSON training loop params (train section): what the fine-tune evidence fine-tunes with")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="diagnosis.json")
 
@@ -35,4 +37,4 @@ def main(a: argparse.Namespace) -> None:
     from realitygap.diagnose import run_diagnose
     run_diagnose(a.source_weights, a.target_weights, a.model, a.size, a.explanations, a.datasets,
                  {"source": a.source_domain, "target": a.target_domain}, a.params, a.out, device=a.device,
-                 renderer=a.renderer, test_sets=a.test_sets, seed=a.seed)
+                 renderer=a.renderer, test_sets=a.test_sets, seed=a.seed, train_cfg=a.train_params)

@@ -37,6 +37,7 @@ from realitygap.diagnose.cka import layer_features, linear_cka
 from realitygap.cues import cue_regions, region_factors
 from realitygap.diagnose.regions import ablate, class_confidence
 from realitygap.diagnose.image_transplant import statistic_effects
+from realitygap.diagnose.finetune import finetune_effects
 from realitygap.diagnose.transplant import differing, transplant_effects
 from realitygap.io import read_image, read_json, write_json
 from realitygap.seeding import derive_seed
@@ -173,45 +174,64 @@ def interventional_evidence(nets: tuple, renderer: dict | None, manifests: dict[
                              derive_seed(seed, "image transplant")) | {"kind": "image statistics"}
 
 
-RANKING_RULE = ("transplanted factors with a positive score, highest first (score = the source model's loss to the "
-                "factor + the target model's reliance on it, mIoU points); then the cue regions the source model "
-                "relies on more than the target model (attribution + ablation points) whose factors were not "
-                "transplanted")
+RANKING_RULES = {
+    "attribution": "cue regions by attribution + ablation points (source minus target model)",
+    "transplant": "transplanted factors with a positive score, highest first (score = the source model's loss to the "
+                  "factor + the target model's reliance on it, mIoU points); then the cue regions the source model "
+                  "relies on more than the target model (attribution + ablation points) whose factors were not "
+                  "transplanted",
+    "finetune": "factors with a positive fine-tune gain, highest first (gain = the target-look mIoU points a short "
+                "fine-tuning of the source model gains when its training scenes show the factor as in the target "
+                "look); then the cue regions the source model relies on more than the target model (attribution + "
+                "ablation points) whose factors were not fine-tuned"}
+SCORE_KEYS = {"transplant": "score_points", "finetune": "gain_points"}
 
 
-def ranked_causes(ranked_regions: list[dict], factors: dict, transplant: dict | None) -> list[str]:
-    """Causes in the order of `RANKING_RULE` (without a transplant: the regions' order alone)."""
-    tried = {f for r in (transplant or {}).get("factors", []) for f in r["factors"]}
-    causes = [r["factors"][0] for r in (transplant or {}).get("factors", []) if r["score_points"] > 0]
+def ranked_causes(ranked_regions: list[dict], factors: dict, evidence: dict | None, key: str = "score_points") -> list[str]:
+    """Causes: the factors of `evidence` whose `key` is positive, highest first, then the regions' factors (in the
+    regions' order) that `evidence` did not try; without evidence the regions' order alone."""
+    rows = sorted((evidence or {}).get("factors", []), key=lambda r: -r[key])
+    tried = {f for r in rows for f in r["factors"]}
+    causes = [r["factors"][0] for r in rows if r[key] > 0]
     for region in ranked_regions:
         if region["score"] > 0:
             causes += [f for f in (region["factors"] if factors else [region["region"]]) if f not in tried]
     return list(dict.fromkeys(causes))
 
 
-REGION_RULE = "cue regions by attribution + ablation points (source minus target model)"
+def ranking(ranked_regions: list[dict], factors: dict, evidence: dict[str, dict], rank_by: str) -> dict:
+    """`ranked_causes` (what the xai_guided policy randomises) by `rank_by` (`attribution`, `transplant` or
+    `finetune`; attribution when that evidence is missing), each other ranking beside it as `<kind>_ranking`, and
+    the rule used."""
+    rankings = {"attribution": ranked_causes(ranked_regions, factors, None)}
+    rankings |= {kind: ranked_causes(ranked_regions, factors, evidence[kind], SCORE_KEYS[kind])
+                 for kind in SCORE_KEYS if evidence.get(kind)}
+    used = rank_by if rank_by in rankings else "attribution"
+    return {"ranked_causes": rankings[used], "ranking_rule": RANKING_RULES[used],
+            **{f"{kind}_ranking": causes for kind, causes in rankings.items() if kind != used}}
 
 
-def ranking(ranked_regions: list[dict], factors: dict, transplant: dict | None, rank_by: str) -> dict:
-    """`ranked_causes` (what the xai_guided policy randomises) by `rank_by`: `attribution` (the cue regions' order)
-    or `transplant` (`RANKING_RULE`); the other ranking beside it, and the rule used."""
-    by_regions = ranked_causes(ranked_regions, factors, None)
-    if transplant is None:
-        return {"ranked_causes": by_regions, "ranking_rule": REGION_RULE}
-    by_transplant = ranked_causes(ranked_regions, factors, transplant)
-    if rank_by == "transplant":
-        return {"ranked_causes": by_transplant, "ranking_rule": RANKING_RULE, "attribution_ranking": by_regions}
-    return {"ranked_causes": by_regions, "ranking_rule": REGION_RULE, "transplant_ranking": by_transplant}
+def finetune_evidence(weights: str, model: dict, size: int, renderer: dict | None, manifests: dict[str, dict],
+                      domains_of: dict[str, str], classes, cfg: dict, train_cfg: dict | None, seed: int,
+                      device: str) -> dict | None:
+    """The fine-tune gains of the factors that differ between the two domains' looks, when `cfg` asks for them
+    (`finetune`), a renderer draws the looks and the training loop's params are given; else None."""
+    looks = {role: manifests[role].get("factors") for role in ("source", "target")}
+    if not (cfg.get("finetune") and renderer is not None and train_cfg and all(looks.values()) and differing(looks)):
+        return None
+    return finetune_effects(weights, model, train_cfg, size, renderer["renderer"], renderer["render"], looks,
+                            domains_of, differing(looks), classes, cfg["finetune"], seed, device)
 
 
 def run_diagnose(source_weights: str, target_weights: str, model: dict, size: int,
                  explanations: dict[str, tuple[str, str]], datasets: dict[str, str], domains_of: dict[str, str],
                  cfg: dict, out: str | os.PathLike, device: str = "auto", renderer: dict | None = None,
-                 test_sets: dict[str, list] | None = None, seed: int = 0) -> dict:
+                 test_sets: dict[str, list] | None = None, seed: int = 0, train_cfg: dict | None = None) -> dict:
     """Write `diagnosis.json`. `explanations`: method -> (source model's, target model's) explain
     folders; `datasets`: domain -> dataset folder; `domains_of`: {"source": domain, "target": domain};
     `renderer`: {renderer, render} that re-renders the domains' looks for the interventional evidence, else
-    `test_sets` ({source, target}: [dataset, split]) whose test images carry the image-statistics transplants."""
+    `test_sets` ({source, target}: [dataset, split]) whose test images carry the image-statistics transplants;
+    `train_cfg`: the training loop's params, which the fine-tune evidence fine-tunes with."""
     class_name = cfg["target_class"]
     classes = common_classes(list(datasets.values()))
     class_index = classes.index(class_name, "diagnose/target_class")
@@ -230,9 +250,12 @@ def run_diagnose(source_weights: str, target_weights: str, model: dict, size: in
     ranked = rank_causes(attribution, ablation, list(regions), factors)
     transplant = interventional_evidence((source, target), renderer, manifests, domains_of, test_sets, classes, cfg,
                                          seed)
+    finetune = finetune_evidence(source_weights, model, size, renderer, manifests, domains_of, classes, cfg, train_cfg,
+                                 seed, device)
+    evidence = {"transplant": transplant, "finetune": finetune}
     result = {"source": domains_of["source"], "target": domains_of["target"], "class": class_name,
-              "images": len(samples), **ranking(ranked, factors, transplant, cfg.get("rank_by", "attribution")),
-              "regions": ranked, **({"transplant": transplant} if transplant else {}),
+              "images": len(samples), **ranking(ranked, factors, evidence, cfg.get("rank_by", "attribution")),
+              "regions": ranked, **{kind: e for kind, e in evidence.items() if e},
               "attribution": attribution, "ablation": ablation,
               "cka": cka_by_layer(source, target, images, cfg["cka_layers"], domains)}
     if "counterfactual" in explanations:
