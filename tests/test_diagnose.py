@@ -137,6 +137,7 @@ def test_planted_learnable_factor_has_the_largest_fine_tune_gain(sock_world):
     first, second = got["factors"]
     assert first["factors"] == ["toe_contrast"] and first["gain_ci"][0] > 0, json.dumps(got)
     assert second["gain_points"] < first["gain_points"] / 3 and 0 <= got["control_miou"] <= 100
+    assert got["scoring_images"] == 16          # no validation images given: fresh scenes in the target look
 
 
 def test_planted_image_statistic_is_the_strongest_without_a_renderer(sock_world):

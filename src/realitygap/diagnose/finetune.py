@@ -5,8 +5,8 @@ The transplant (`realitygap.diagnose.transplant`) asks the frozen models what a 
 the simulator team asks is what fixing it would change after training. The answer by training is expensive (a
 model per factor, `bench/factor_truth.py`). A short fine-tuning of the frozen source model predicts it: the
 model is fine-tuned for `iters` iterations on fresh source scenes rendered as the source looks, and again, from
-the same weights on the same scenes and batches, with one factor as in the target look; both are scored on fresh
-scenes in the target look:
+the same weights on the same scenes and batches, with one factor as in the target look; both are scored on the
+target domain's validation images (fresh scenes in the target look when it has none):
 
     gain(f) = mIoU_target(tuned on source look with f as in target) - mIoU_target(tuned on source look)
 
@@ -26,14 +26,17 @@ import numpy as np
 
 from realitygap.classes import ClassSet
 from realitygap.data import load_samples
-from realitygap.diagnose.transplant import bootstrap_deltas, image_confusions, interval, pooled_miou, with_values_of
+from realitygap.diagnose.transplant import bootstrap_deltas, interval, pooled_miou, with_values_of
+from realitygap.inference import predict_samples
 from realitygap.progress import progress
 from realitygap.renderers import render_look
 from realitygap.runner import fit, initial_weights_hook, trained_net
+from realitygap.segmentation_metrics import confusion_matrix
 from realitygap.seeding import derive_seed
 from realitygap.user_models import read_state_dict
 
-RULE = ("gain = mIoU on fresh target-look scenes of the source model fine-tuned on source-look scenes with the factor "
+RULE = ("gain = mIoU on the target's validation images (without a split: fresh target-look scenes) of the source "
+        "model fine-tuned on source-look scenes with the factor "
         "as in the target look, minus the same fine-tuning (same weights, scenes and batches) with the source look; "
         "paired bootstrap 95 % intervals over the scoring images")
 
@@ -54,15 +57,15 @@ class FineTuner:
         out = render_look(self.renderer, self.render_params, {"factors": look}, count, scenes, seed, self.root / name, scenes)
         return load_samples(out)
 
-    def confusions(self, train: list, evaluation: Path, seed: int) -> np.ndarray:
-        """Per-image confusions on `evaluation` of the source model fine-tuned on `train`."""
+    def confusions(self, train: list, scoring: list, seed: int) -> np.ndarray:
+        """Per-image confusions (N, C, C) on the samples `scoring` of the source model fine-tuned on `train`."""
         self.runs += 1
         work_dir = self.root / f"run{self.runs}"
         runner = fit(self.model, self.train_cfg, self.size, train, train[:4], work_dir, seed, self.classes,
                      self.device, hooks=(initial_weights_hook(self.state, self.weights),),
                      experiment=f"finetune{self.runs}")
-        net = trained_net(runner).eval()
-        return image_confusions(net, evaluation, self.classes)
+        pred, truth = predict_samples(trained_net(runner).eval(), scoring, desc="score the fine-tuned model")
+        return np.stack([confusion_matrix(p, t, len(self.classes), self.classes.ignore_index) for p, t in zip(pred, truth)])
 
 
 def tuning_config(train_cfg: dict, cfg: dict) -> dict:
@@ -73,25 +76,26 @@ def tuning_config(train_cfg: dict, cfg: dict) -> dict:
 
 def finetune_effects(weights: str, model: dict, train_cfg: dict, size: int, renderer: dict, render: dict,
                      looks: dict[str, dict], scenes: dict[str, str], factors: list[str], classes: ClassSet,
-                     cfg: dict, seed: int, device: str = "auto") -> dict:
+                     cfg: dict, seed: int, device: str = "auto", scoring: list | None = None) -> dict:
     """gain(f) for each factor that differs between `looks["source"]` and `looks["target"]`, highest first.
-    `scenes`: {"source": domain, "target": domain} whose scenes are rendered; `cfg`: {count, iters, lr, bootstrap}."""
+    `scenes`: {"source": domain, "target": domain} whose scenes are rendered; `cfg`: {count, iters, lr, bootstrap};
+    `scoring`: the labelled target images to score on (e.g. its validation split), else fresh target-look scenes."""
     count, rng = int(cfg["count"]), np.random.default_rng(derive_seed(seed, "finetune bootstrap"))
     run_seed, scene_seed = derive_seed(seed, "finetune"), derive_seed(seed, "finetune scenes")
     with tempfile.TemporaryDirectory(prefix="finetune") as tmp:
         tuner = FineTuner(weights, model, tuning_config(train_cfg, cfg), size, renderer, render, classes, Path(tmp),
                           device)
-        evaluation = render_look(renderer, render, {"factors": looks["target"]}, count, scenes["target"],
-                                 derive_seed(seed, "finetune scoring"), Path(tmp) / "scoring", scenes["target"])
+        scoring = scoring or tuner.render(looks["target"], count, scenes["target"], derive_seed(seed, "finetune scoring"),
+                                          "scoring")
         control = tuner.confusions(tuner.render(looks["source"], count, scenes["source"], scene_seed, "control"),
-                                   evaluation, run_seed)
+                                   scoring, run_seed)
         rows = []
         for factor in progress(factors, desc="fine-tune per factor"):
             look = with_values_of(looks["source"], looks["target"], (factor,))
-            variant = tuner.confusions(tuner.render(look, count, scenes["source"], scene_seed, factor), evaluation,
-                                       run_seed)
+            variant = tuner.confusions(tuner.render(look, count, scenes["source"], scene_seed, factor), scoring, run_seed)
             gain = bootstrap_deltas(variant, control, int(cfg["bootstrap"]), rng)
             rows.append({"factors": [factor], "gain_points": round(float(pooled_miou(variant) - pooled_miou(control)), 2),
                          "gain_ci": interval(gain)})
-    return {"rule": RULE, "images": count, "iters": int(cfg["iters"]), "lr": float(cfg["lr"]),
-            "control_miou": round(pooled_miou(control), 2), "factors": sorted(rows, key=lambda r: -r["gain_points"])}
+    return {"rule": RULE, "images": count, "scoring_images": len(scoring), "iters": int(cfg["iters"]),
+            "lr": float(cfg["lr"]), "control_miou": round(pooled_miou(control), 2),
+            "factors": sorted(rows, key=lambda r: -r["gain_points"])}

@@ -212,15 +212,17 @@ def ranking(ranked_regions: list[dict], factors: dict, evidence: dict[str, dict]
 
 
 def finetune_evidence(weights: str, model: dict, size: int, renderer: dict | None, manifests: dict[str, dict],
-                      domains_of: dict[str, str], classes, cfg: dict, train_cfg: dict | None, seed: int,
-                      device: str) -> dict | None:
-    """The fine-tune gains of the factors that differ between the two domains' looks, when `cfg` asks for them
-    (`finetune`), a renderer draws the looks and the training loop's params are given; else None."""
+                      domains_of: dict[str, str], test_sets: dict[str, list] | None, classes, cfg: dict,
+                      train_cfg: dict | None, seed: int, device: str) -> dict | None:
+    """The fine-tune gains of the factors that differ between the two domains' looks, scored on the target's
+    validation images (`test_sets["target"]`: [dataset, split]), when `cfg` asks for them (`finetune`), a renderer
+    draws the looks and the training loop's params are given; else None."""
     looks = {role: manifests[role].get("factors") for role in ("source", "target")}
     if not (cfg.get("finetune") and renderer is not None and train_cfg and all(looks.values()) and differing(looks)):
         return None
+    scoring = load_samples(*test_sets["target"], "val") if test_sets and test_sets["target"][1] else None
     return finetune_effects(weights, model, train_cfg, size, renderer["renderer"], renderer["render"], looks,
-                            domains_of, differing(looks), classes, cfg["finetune"], seed, device)
+                            domains_of, differing(looks), classes, cfg["finetune"], seed, device, scoring)
 
 
 def run_diagnose(source_weights: str, target_weights: str, model: dict, size: int,
@@ -250,8 +252,8 @@ def run_diagnose(source_weights: str, target_weights: str, model: dict, size: in
     ranked = rank_causes(attribution, ablation, list(regions), factors)
     transplant = interventional_evidence((source, target), renderer, manifests, domains_of, test_sets, classes, cfg,
                                          seed)
-    finetune = finetune_evidence(source_weights, model, size, renderer, manifests, domains_of, classes, cfg, train_cfg,
-                                 seed, device)
+    finetune = finetune_evidence(source_weights, model, size, renderer, manifests, domains_of, test_sets, classes, cfg,
+                                 train_cfg, seed, device)
     evidence = {"transplant": transplant, "finetune": finetune}
     result = {"source": domains_of["source"], "target": domains_of["target"], "class": class_name,
               "images": len(samples), **ranking(ranked, factors, evidence, cfg.get("rank_by", "attribution")),
