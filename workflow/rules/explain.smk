@@ -99,4 +99,4 @@ rule diagnose:
         "--device {params.device} --explanations {params.explanations:q} --datasets {params.datasets:q} "
         "--source-domain {params.domains[0]} --target-domain {params.domains[1]} "
         "--renderer {params.renderer:q} --test-sets {params.test_sets:q} --seed {params.seed} --params {params.diagnose:q} "
-        "--train-params {params.train:q} --out {output} 2> {log}"
+        "--train-params {params.train:q} --out {output} > {log} 2>&1"   # its fine-tunings log as trainings do
