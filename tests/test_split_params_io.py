@@ -90,6 +90,9 @@ def test_params_profiles_resolve():
     (lambda c: c["uda"]["mixes"].update(x={"source": "sim", "start": "aug_nowhere"}), "uda/mixes/x/start"),
     (lambda c: c["uda"].update(keep_out=["hem"]), "uda/keep_out/0: unknown class 'hem'"),
     (lambda c: c["uda"].update(alpha=1.0), "uda/alpha"),
+    (lambda c: c["pseudolabel"]["classifier"].update(erasing={
+        "iters": 10, "puzzle_tiles": 2, "puzzle_weight": 1.0, "cse_weight": 1.0, "ordinary": "frozen",
+        "noc_weight": 1.0, "noc_threshold": 0.4}), "pseudolabel/classifier/erasing"),
 ])
 def test_bad_params_name_the_parameter(edit, message):
     cfg = yaml.safe_load((REPO / "params.yaml").read_text())

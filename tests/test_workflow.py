@@ -122,6 +122,8 @@ def test_tiny_run_pseudo_labels_the_real_images_and_trains_on_them(tiny_run):
     assert all(s["coverage"] == 100 for name, s in steps.items() if name != "final")
     run = metrics["pseudolabel_run"]
     assert run["tags"] == "masks" and run["labelled"] + len({c["image"] for c in run["contradicted"]}) == run["images"]
+    assert run["classifier_training"] == "P-NOC"           # the tiny profile's second stage
+    assert (tiny_run / "results/pseudolabel/real/classifier/work_dir_erasing").is_dir()
     split = json.loads((tiny_run / "data/splits/real.json").read_text())
     written = json.loads((tiny_run / "data/pseudolabel/real/manifest.json").read_text())["samples"]
     assert {s["id"] for s in written} <= {e["id"] for e in split["train"]}      # never a test image

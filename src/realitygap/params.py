@@ -276,15 +276,16 @@ def frozen_detector_problems(inst: dict) -> list[str]:
 
 
 def uda_problems(uda: dict, cfg: dict, domains: set[str]) -> list[str]:
-    """The target is a known domain; each UDA mix's source and start are train mixes or a policy's `aug_<policy>`."""
+    """The target is a known domain; each UDA mix's source and start are train mixes, a policy's `aug_<policy>`
+    or a pseudo-label mix (its labels as a warm start)."""
     problems = [] if uda["target"] in domains else [f"uda/target: unknown domain {uda['target']!r}"]
-    sources = set(cfg["train"]["mixes"]) | {f"aug_{p}" for p in cfg["augment"]["policies"]}
+    sources = (set(cfg["train"]["mixes"]) | {f"aug_{p}" for p in cfg["augment"]["policies"]}
+               | set((cfg.get("pseudolabel") or {}).get("mixes", {})))
     for name, mix in uda["mixes"].items():
-        if mix["source"] not in sources:
-            problems.append(f"uda/mixes/{name}/source: {mix['source']!r} is neither in train/mixes nor an aug_<policy> "
-                            f"mix (known: {sorted(sources)})")
-        if "start" in mix and mix["start"] not in sources:
-            problems.append(f"uda/mixes/{name}/start: {mix['start']!r} is neither in train/mixes nor an aug_<policy> mix")
+        for key in ("source", "start"):
+            if key in mix and mix[key] not in sources:
+                problems.append(f"uda/mixes/{name}/{key}: {mix[key]!r} is neither in train/mixes, an aug_<policy> mix "
+                                f"nor in pseudolabel/mixes (known: {sorted(sources)})")
     return problems
 
 

@@ -24,6 +24,7 @@ def run_metrics(steps: dict, study: dict, mixes: list[str]) -> dict:
     of the mixes trained on the pseudo-labels (from the gap-closure study)."""
     return {"tags": steps["tags"], "images": steps["images"], "labelled": steps["labelled"],
             "contradicted": steps["contradicted"], "refined_method": steps["refined_method"],
+            "classifier_training": steps.get("classifier_training"),
             "mixes": {mix: study[mix] for mix in mixes if mix in study}}
 
 
@@ -41,6 +42,8 @@ def pseudolabel_text(metrics: dict) -> str:
     run, steps = metrics["pseudolabel_run"], metrics["pseudolabel"]
     text = [f"{run['labelled']} of {run['images']} training images pseudo-labelled from {TAG_SOURCES[run['tags']]}; "
             f"{len(run['contradicted'])} tags contradicted by the tag classifier were reported and their images left out."]
+    if run.get("classifier_training"):
+        text.append(f"The tag classifier's training: {run['classifier_training']}.")
     scored = {k: v["mIoU_vs_truth"] for k, v in steps.items() if v["mIoU_vs_truth"] is not None}
     if scored:
         chain = [f"prior_{run['refined_method']}", "crf", "affinity"]

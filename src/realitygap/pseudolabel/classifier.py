@@ -24,7 +24,7 @@ from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 from torch import nn
 from torch.nn import functional as F
 
-from realitygap.io import listed, read_mask, write_json
+from realitygap.io import InputError, listed, read_mask, write_json
 from realitygap.models import load_weights, model_config, save_weights
 from realitygap.classes import ClassSet
 from realitygap.tags import tag_matrix, tags_of_mask
@@ -51,9 +51,12 @@ class TagHead(BaseDecodeHead):
         w = self.conv_seg.weight
         return w * self.kur_alpha * w.softmax(dim=1) if self.kur_alpha else w
 
+    def class_maps(self, inputs) -> torch.Tensor:
+        """The class activation maps (N, C, h, w) whose spatial means are the logits."""
+        return F.conv2d(self.features(self._transform_inputs(inputs)), self.weight(), self.conv_seg.bias)
+
     def forward(self, inputs) -> torch.Tensor:
-        maps = F.conv2d(self.features(self._transform_inputs(inputs)), self.weight(), self.conv_seg.bias)
-        return maps.mean(dim=(2, 3), keepdim=True)
+        return self.class_maps(inputs).mean(dim=(2, 3), keepdim=True)
 
     def loss_by_feat(self, seg_logits: torch.Tensor, batch_data_samples) -> dict:
         tags = torch.as_tensor(np.stack([s.metainfo["tags"] for s in batch_data_samples]), device=seg_logits.device)
@@ -166,17 +169,49 @@ def classifier_runner_config(model: dict, cfg: dict, size: int, samples: list[di
 
 def train_classifier(model: dict, cfg: dict, size: int, samples: list[dict], out: str | os.PathLike, seed: int,
                      classes: ClassSet, device: str = "auto") -> dict:
-    """Train the tag classifier and write `<out>/model.pth` and `<out>/train.json`."""
+    """Train the tag classifier (then, with `cfg["erasing"]`, its second stage: Puzzle-CAM and class-specific
+    erasing, `erasing.py`) and write `<out>/model.pth` and `<out>/train.json`."""
     from realitygap.runner import claim_work_dir, run_runner, trained_net
 
     out = Path(out)
     if not samples:
         raise ValueError("pseudolabel classifier: no training images")
+    first = {k: v for k, v in cfg.items() if k != "erasing"}
     work_dir = out / "work_dir"
-    claim_work_dir(work_dir, hashlib.sha256(json.dumps([model, cfg, size, seed, samples], sort_keys=True).encode()).hexdigest())
-    runner = run_runner(classifier_runner_config(model, cfg, size, samples, work_dir, seed, classes), device)
-    save_weights(trained_net(runner), out / "model.pth")
+    claim_work_dir(work_dir, _fingerprint(model, first, size, seed, samples))
+    net = trained_net(run_runner(classifier_runner_config(model, first, size, samples, work_dir, seed, classes), device))
+    if cfg.get("erasing"):
+        net = _train_erasing(net.state_dict(), model, cfg, size, samples, out / "work_dir_erasing", seed + 1, classes,
+                             device)
+    save_weights(net, out / "model.pth")
     summary = {"model": model, "params": cfg, "samples": len(samples), "tagged": sum(s.get("tags") is not None for s in samples),
                "classes": list(classes.foreground), "seed": seed}
     write_json(out / "train.json", summary)
     return summary
+
+
+def _fingerprint(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _train_erasing(state: dict, model: dict, cfg: dict, size: int, samples: list[dict], work_dir: Path, seed: int,
+                   classes: ClassSet, device: str) -> nn.Module:
+    """The second stage: classifier and ordinary classifier both start from the first stage's weights `state`."""
+    from realitygap.model_configs import stride
+    from realitygap.pseudolabel import erasing as _erasing  # noqa: F401  (registers ErasingTagClassifier)
+    from realitygap.runner import claim_work_dir, initial_weights_hook, run_runner, trained_net
+
+    options = dict(cfg["erasing"])
+    iters = options.pop("iters")
+    tiles = options.get("puzzle_tiles", 2)
+    if options.get("puzzle_weight", 1.0) > 0 and size % (tiles * stride(model)):
+        raise InputError(f"pseudolabel/classifier/erasing/puzzle_tiles: {size} px images do not split into {tiles} tiles "
+                         f"of a multiple of the model's stride {stride(model)}")
+    stage = {k: v for k, v in cfg.items() if k != "erasing"} | {"iters": iters,
+                                                              "checkpoint_interval": min(cfg["checkpoint_interval"], iters)}
+    config = classifier_runner_config(model, stage, size, samples, work_dir, seed, classes)
+    config["model"] = dict(type="ErasingTagClassifier", classifier=config["model"], **options)
+    claim_work_dir(work_dir, _fingerprint(model, cfg, size, seed, samples))
+    start = {f"{part}.{k}": v for part in ("classifier", "ordinary") for k, v in state.items()}
+    runner = run_runner(config, device, hooks=(initial_weights_hook(start, "the first stage's tag classifier"),))
+    return trained_net(runner).classifier

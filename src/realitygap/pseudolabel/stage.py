@@ -23,7 +23,7 @@ from realitygap.data import Sample, source_samples
 from realitygap.io import InputError, atomic_dir, read_image, read_json, read_mask, write_json, write_png
 from realitygap.models import load_model
 from realitygap.progress import progress
-from realitygap.pseudolabel import affinity, classifier, crf, priors
+from realitygap.pseudolabel import affinity, classifier, crf, erasing, priors
 from realitygap.tags import contradictions, tag_matrix, tags_of_mask
 from realitygap.segmentation_metrics import confusion_matrix, scores_from_confusion
 from realitygap.seeding import derive_seed
@@ -219,7 +219,10 @@ def run_label(dataset: str, split: str, classifier_dir: str, model: dict, cfg: d
     steps = {name: step_scores(label, truth, classes) for name, label in labels.items()}
     kept = [e for e, k in zip(entries, keep) if k]
     _write_dataset(out, kept, labels["final"], dataset, classes)
+    trained = Path(classifier_dir) / "train.json"
+    training = erasing.variant_name(read_json(trained)["params"].get("erasing")) if trained.is_file() else None
     summary = {"domain": read_json(Path(dataset) / "manifest.json").get("domain"), "tags": given["mode"],
+               "classifier_training": training,
                "images": len(entries), "labelled": len(kept), "contradicted": contradicted,
                "refined_method": cfg["cams"]["refine"], "steps": steps}
     write_json(results / "steps.json", summary)

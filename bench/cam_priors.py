@@ -1,0 +1,80 @@
+"""Pseudo-label quality of the tag classifier's training variants (issue 28): vanilla, Puzzle-CAM, OC-CSE (fixed
+ordinary classifier), P-OC (both) and P-NOC (adversarial ordinary classifier), each through the whole label
+path (CAM priors -> dense CRF -> random walk) on a run folder's target domain, scored against its held-out
+masks, at several classifier seeds.
+
+    python bench/cam_priors.py --run /path/to/run --profile default --seeds 0 1 2 \\
+        --out bench/results/cam_priors.json
+
+`--run` is a folder where the workflow has rendered and split the data (data/raw, data/splits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+from realitygap import params as rg_params
+from realitygap.pseudolabel import stage
+
+ERASING = {"iters": 200, "puzzle_tiles": 2, "puzzle_weight": 1.0, "cse_weight": 1.0, "ordinary": "fixed",
+           "noc_weight": 1.0, "noc_threshold": 0.4}
+VARIANTS = {
+    "vanilla": None,
+    "puzzle": ERASING | {"cse_weight": 0.0},
+    "oc_cse": ERASING | {"puzzle_weight": 0.0},
+    "p_oc": ERASING,
+    "p_noc": ERASING | {"ordinary": "adversarial"},
+}
+
+
+def run_variant(run: Path, cfg: dict, erasing: dict | None, seed: int, out: Path) -> dict:
+    """Train the classifier with `erasing` and label the target's training images; the per-step scores."""
+    pl = json.loads(json.dumps(cfg["pseudolabel"]))
+    pl["classifier"]["erasing"] = erasing
+    domain, model = pl["domain"], cfg["train"]["models"][cfg["train"]["primary_model"]] | {
+        "num_classes": len(cfg["classes"]["names"])}
+    sources = [{"dataset": str(run / "data/raw" / d), "split": str(run / "data/splits" / f"{d}.json"), "fraction": 1.0}
+               for d in pl["classifier"]["sources"]]
+    dataset, split = str(run / "data/raw" / domain), str(run / "data/splits" / f"{domain}.json")
+    size = cfg["render"]["size"]
+    start = time.perf_counter()
+    stage.run_classifier(dataset, split, sources, model, pl, size, seed, out / "classifier", "cpu")
+    trained = time.perf_counter() - start
+    summary = stage.run_label(dataset, split, str(out / "classifier"), model, pl, size, seed, out / "dataset",
+                              out / "results", "cpu")
+    return {"classifier_s": round(trained, 1), "label_s": round(time.perf_counter() - start - trained, 1),
+            "steps": {k: {"mIoU": v["mIoU_vs_truth"], "IoU": v.get("IoU"), "coverage": v["coverage"]}
+                      for k, v in summary["steps"].items()}}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--run", type=Path, required=True)
+    p.add_argument("--profile", default="default")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--iters", type=int, default=ERASING["iters"], help="second-stage iterations")
+    p.add_argument("--work", type=Path, default=Path("/tmp/cam_priors"))
+    p.add_argument("--out", type=Path, default=Path("bench/results/cam_priors.json"))
+    a = p.parse_args()
+    cfg = rg_params.load(a.run / "params.yaml", profile=a.profile)
+    results = json.loads(a.out.read_text()) if a.out.exists() else {}
+    for name in a.variants:
+        erasing = VARIANTS[name] and VARIANTS[name] | {"iters": a.iters}
+        for seed in a.seeds:
+            key = f"{name}/seed{seed}"
+            first = a.work / "vanilla" / f"seed{seed}" / "classifier" / "work_dir"     # the shared first stage
+            if erasing and first.is_dir() and not (a.work / name / f"seed{seed}" / "classifier").exists():
+                shutil.copytree(first, a.work / name / f"seed{seed}" / "classifier" / "work_dir")
+            results[key] = run_variant(a.run, cfg, erasing, seed, a.work / name / f"seed{seed}") | {"erasing": erasing}
+            print(key, {k: v["mIoU"] for k, v in results[key]["steps"].items()}, flush=True)
+            a.out.parent.mkdir(parents=True, exist_ok=True)
+            a.out.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
