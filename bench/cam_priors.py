@@ -1,7 +1,7 @@
 """Pseudo-label quality of the tag classifier's training variants (issue 28): vanilla, Puzzle-CAM, OC-CSE (fixed
-ordinary classifier), P-OC (both) and P-NOC (adversarial ordinary classifier), each through the whole label
-path (CAM priors -> dense CRF -> random walk) on a run folder's target domain, scored against its held-out
-masks, at several classifier seeds.
+ordinary classifier), P-OC (both) and P-NOC (adversarial ordinary classifier), each with and without C²AM-H's
+background (`+c2am_h`), through the whole label path (CAM priors -> dense CRF -> random walk) on a run
+folder's target domain, scored against its held-out masks, at several classifier seeds.
 
     python bench/cam_priors.py --run /path/to/run --profile default --seeds 0 1 2 \\
         --out bench/results/cam_priors.json
@@ -22,19 +22,24 @@ from realitygap.pseudolabel import stage
 
 ERASING = {"iters": 200, "puzzle_tiles": 2, "puzzle_weight": 1.0, "cse_weight": 1.0, "ordinary": "fixed",
            "noc_weight": 1.0, "noc_threshold": 0.4}
-VARIANTS = {
+SALIENCY = {"iters": 200, "batch_size": 8, "lr": 0.003, "weight_decay": 0.0001, "hint_threshold": 0.4,
+            "background_threshold": 0.1, "hint_weight": 1.0}
+CLASSIFIERS = {
     "vanilla": None,
     "puzzle": ERASING | {"cse_weight": 0.0},
     "oc_cse": ERASING | {"puzzle_weight": 0.0},
     "p_oc": ERASING,
     "p_noc": ERASING | {"ordinary": "adversarial"},
 }
+VARIANTS = {**{name: (e, None) for name, e in CLASSIFIERS.items()},
+            **{f"{name}+c2am_h": (e, SALIENCY) for name, e in CLASSIFIERS.items()}}
 
 
-def run_variant(run: Path, cfg: dict, erasing: dict | None, seed: int, out: Path) -> dict:
-    """Train the classifier with `erasing` and label the target's training images; the per-step scores."""
+def run_variant(run: Path, cfg: dict, erasing: dict | None, salient: dict | None, seed: int, out: Path) -> dict:
+    """Train the classifier with `erasing` and label the target's training images (with C²AM-H's background when
+    `salient`); the per-step scores."""
     pl = json.loads(json.dumps(cfg["pseudolabel"]))
-    pl["classifier"]["erasing"] = erasing
+    pl["classifier"]["erasing"], pl["saliency"] = erasing, salient
     domain, model = pl["domain"], cfg["train"]["models"][cfg["train"]["primary_model"]] | {
         "num_classes": len(cfg["classes"]["names"])}
     sources = [{"dataset": str(run / "data/raw" / d), "split": str(run / "data/splits" / f"{d}.json"), "fraction": 1.0}
@@ -64,13 +69,19 @@ def main() -> None:
     cfg = rg_params.load(a.run / "params.yaml", profile=a.profile)
     results = json.loads(a.out.read_text()) if a.out.exists() else {}
     for name in a.variants:
-        erasing = VARIANTS[name] and VARIANTS[name] | {"iters": a.iters}
+        erasing, salient = VARIANTS[name]
+        erasing = erasing and erasing | {"iters": a.iters}
         for seed in a.seeds:
             key = f"{name}/seed{seed}"
+            own = a.work / name / f"seed{seed}" / "classifier"
             first = a.work / "vanilla" / f"seed{seed}" / "classifier" / "work_dir"     # the shared first stage
-            if erasing and first.is_dir() and not (a.work / name / f"seed{seed}" / "classifier").exists():
-                shutil.copytree(first, a.work / name / f"seed{seed}" / "classifier" / "work_dir")
-            results[key] = run_variant(a.run, cfg, erasing, seed, a.work / name / f"seed{seed}") | {"erasing": erasing}
+            same = a.work / name.split("+")[0] / f"seed{seed}" / "classifier"          # the same classifier
+            if salient and same.is_dir() and not own.exists():
+                shutil.copytree(same, own)
+            elif erasing and first.is_dir() and not own.exists():
+                shutil.copytree(first, own / "work_dir")
+            results[key] = run_variant(a.run, cfg, erasing, salient, seed, a.work / name / f"seed{seed}") | {
+                "erasing": erasing, "saliency": salient}
             print(key, {k: v["mIoU"] for k, v in results[key]["steps"].items()}, flush=True)
             a.out.parent.mkdir(parents=True, exist_ok=True)
             a.out.write_text(json.dumps(results, indent=1))

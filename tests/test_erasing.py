@@ -124,3 +124,62 @@ def test_puzzle_tiles_that_do_not_fit_the_model_s_stride_are_refused(tmp_path):
                        "noc_weight": 1.0, "noc_threshold": 0.4}, "checkpoint_interval": 1}
     with pytest.raises(InputError, match="puzzle_tiles"):
         _train_erasing({}, MODEL, cfg, 48, [], tmp_path, 0, bench_classes(), "cpu")
+
+
+def _numpy_c2am(features: np.ndarray, logits: np.ndarray, hints: np.ndarray, weight: float) -> dict:
+    """C²AM-H's losses written out in numpy, loop by loop."""
+    a = 1 / (1 + np.exp(-logits[:, 0]))
+    unit = lambda v: v / np.linalg.norm(v)                                        # noqa: E731
+    fg = [unit((f * w).sum((1, 2)) / w.sum()) for f, w in zip(features, a)]
+    bg = [unit((f * (1 - w)).sum((1, 2)) / (1 - w).sum()) for f, w in zip(features, a)]
+    n = len(features)
+    pos = lambda v: np.mean([-np.log(max(v[i] @ v[j], 1e-4)) for i in range(n) for j in range(n) if i != j])  # noqa: E731
+    neg = np.mean([-np.log(max(1 - fg[i] @ bg[j], 1e-4)) for i in range(n) for j in range(n)])
+    z, t = logits[:, 0][hints != 255], hints[hints != 255] == 1
+    hint = np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z))))
+    return {"loss_pos_fg": pos(fg), "loss_pos_bg": pos(bg), "loss_neg": neg, "loss_hint": weight * hint}
+
+
+def test_c2am_h_losses_match_their_formulas():
+    from realitygap.pseudolabel.saliency import contrastive_losses
+
+    g = torch.Generator().manual_seed(0)
+    features, logits = torch.rand(3, 5, 6, 7, generator=g), torch.randn(3, 1, 6, 7, generator=g)
+    hints = torch.randint(0, 3, (3, 6, 7), generator=g).masked_fill_(torch.rand(3, 6, 7, generator=g) > 0.6, 255)
+    hints[hints == 2] = 1
+    got = {k: float(v) for k, v in contrastive_losses(features, logits, hints, 0.5).items()}
+    want = _numpy_c2am(features.numpy().astype(np.float64), logits.numpy().astype(np.float64), hints.numpy(), 0.5)
+    assert got == pytest.approx(want, rel=1e-4)
+
+
+def test_hints_mark_pixels_whose_strongest_class_map_passes_the_threshold():
+    from realitygap.pseudolabel.saliency import BACKGROUND, FOREGROUND, UNHINTED, hint_maps
+
+    priors = torch.tensor([[[[0.35, 0.35, 0.3]], [[0.2, 0.5, 0.05]], [[0.45, 0.1, 0.02]]]])   # background, 2 classes
+    assert hint_maps(priors, 0.4, 0.1).tolist() == [[[FOREGROUND, FOREGROUND, BACKGROUND]]]
+    assert hint_maps(priors, 0.47, 0.03).tolist() == [[[UNHINTED, FOREGROUND, UNHINTED]]]
+
+
+def test_the_saliency_net_learns_the_whole_object_from_hints_on_part_of_it(tmp_path):
+    """Bright squares on dark noise, hinted as foreground on their left halves only (the right halves unhinted,
+    the rest background): the trained map covers the right halves too and leaves the background out."""
+    from realitygap.pseudolabel.stage import saliency_background
+    from tests.conftest import bench_classes
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 60, (16, 32, 32, 3)).astype(np.uint8)
+    truth = np.zeros((16, 32, 32), bool)
+    prior = np.zeros((16, 3, 32, 32), np.float32)
+    for i in range(16):
+        y, x = rng.integers(2, 14, 2)
+        images[i, y:y + 16, x:x + 16] = rng.integers(180, 255, 3)
+        truth[i, y:y + 16, x:x + 16] = True
+        prior[i, 1, y:y + 16, x:x + 16] = 0.3                                      # unsure on the right half,
+        prior[i, 1, y:y + 16, x:x + 8] = 1.0                                       # sure on the left
+    cfg = {"iters": 200, "batch_size": 8, "lr": 0.01, "weight_decay": 0.0, "hint_threshold": 0.5, "background_threshold": 0.1,
+           "hint_weight": 1.0}
+    out = saliency_background(MODEL, cfg, 32, images, prior, tmp_path, 0, bench_classes(), "cpu")
+    fg = 1 - out[:, 0]
+    right = truth & (prior[:, 1] < 0.5)
+    assert fg[right].mean() > 0.7 and fg[~truth].mean() < 0.3
+    np.testing.assert_array_equal(out[:, 1:], prior[:, 1:])

@@ -186,7 +186,7 @@ def test_contradicted_tags_are_reported_and_their_images_left_out(rendered, tmp_
     written = read_json(tmp_path / "pseudo" / "manifest.json")["samples"]
     assert [s["id"] for s in written] == ids[1:]
     assert summary["labelled"] == len(ids) - 1 and summary["images"] == len(ids)
-    assert list(summary["steps"]) == ["prior_gradcam", "prior_minmax_cam", "prior_dminmax_gradcam", "crf",
+    assert list(summary["steps"]) == ["prior_gradcam", "prior_minmax_cam", "prior_dminmax_gradcam", "saliency", "crf",
                                       "affinity", "final"]
     final = np.stack([read_mask(tmp_path / "pseudo" / s["mask"]) for s in written])
     assert set(np.unique(final)) <= {0, 1, 2, IGNORE}

@@ -117,7 +117,8 @@ def test_tiny_run_pseudo_labels_the_real_images_and_trains_on_them(tiny_run):
     trained at every gap-closure seed and compared in the report."""
     metrics = json.loads((tiny_run / "results/report/metrics.json").read_text())
     steps = metrics["pseudolabel"]
-    assert list(steps) == ["prior_gradcam", "prior_minmax_cam", "prior_dminmax_gradcam", "crf", "affinity", "final"]
+    assert list(steps) == ["prior_gradcam", "prior_minmax_cam", "prior_dminmax_gradcam", "saliency", "crf", "affinity",
+                           "final"]
     assert all(0 <= s["mIoU_vs_truth"] <= 100 and 0 < s["coverage"] <= 100 for s in steps.values())
     assert all(s["coverage"] == 100 for name, s in steps.items() if name != "final")
     run = metrics["pseudolabel_run"]

@@ -3,7 +3,7 @@
 PL_TARGET = PSEUDO["domain"]
 PL_ROOT = f"results/pseudolabel/{PL_TARGET}"
 PL_WITNESS = f"results/models/{PSEUDO['witness_mix']}/{PRIMARY}/model.pth"
-PL_LABEL_KEYS = ("contradiction", "cams", "background", "crf", "affinity", "ignore_below")
+PL_LABEL_KEYS = ("contradiction", "cams", "background", "saliency", "crf", "affinity", "ignore_below")
 
 
 def classifier_inputs(wc):

@@ -46,7 +46,7 @@ def pseudolabel_text(metrics: dict) -> str:
         text.append(f"The tag classifier's training: {run['classifier_training']}.")
     scored = {k: v["mIoU_vs_truth"] for k, v in steps.items() if v["mIoU_vs_truth"] is not None}
     if scored:
-        chain = [f"prior_{run['refined_method']}", "crf", "affinity"]
+        chain = [f"prior_{run['refined_method']}", *(["saliency"] if "saliency" in scored else []), "crf", "affinity"]
         deltas = {f"{a} -> {b}": scored[b] - scored[a] for a, b in zip(chain, chain[1:]) if a in scored and b in scored}
         text.append("Pseudo-label mIoU against the held-out masks: "
                     + ", ".join(f"{k} {v:.1f}" for k, v in scored.items()) + ".")

@@ -23,7 +23,7 @@ from realitygap.data import Sample, source_samples
 from realitygap.io import InputError, atomic_dir, read_image, read_json, read_mask, write_json, write_png
 from realitygap.models import load_model
 from realitygap.progress import progress
-from realitygap.pseudolabel import affinity, classifier, crf, erasing, priors
+from realitygap.pseudolabel import affinity, classifier, crf, erasing, priors, saliency
 from realitygap.tags import contradictions, tag_matrix, tags_of_mask
 from realitygap.segmentation_metrics import confusion_matrix, scores_from_confusion
 from realitygap.seeding import derive_seed
@@ -122,10 +122,10 @@ def normalised(scores: np.ndarray) -> np.ndarray:
     return scores / np.clip(scores.sum(1, keepdims=True), 1e-8, None)
 
 
-def train_affinity(model: dict, cfg: dict, size: int, images: np.ndarray, labels: np.ndarray, work: Path,
-                   seed: int, classes: ClassSet, device: str) -> torch.nn.Module:
-    """Train the affinity net on images (N, H, W, 3) with confident labels (both written under `work`),
-    return it in eval mode."""
+def train_on_maps(net_config: dict, cfg: dict, images: np.ndarray, labels: np.ndarray, work: Path, seed: int,
+                  classes: ClassSet, device: str) -> torch.nn.Module:
+    """Train the net `net_config` (an affinity or saliency net) on images (N, H, W, 3) and per-pixel maps (N, H, W)
+    (both written under `work`) with the loop settings `cfg`; return it in eval mode."""
     from realitygap.runner import dataloader_config, claim_work_dir, loop_config, run_runner, trained_net
     import realitygap.seg_dataset  # noqa: F401  (registers RealityGapDataset)
 
@@ -134,17 +134,38 @@ def train_affinity(model: dict, cfg: dict, size: int, images: np.ndarray, labels
         write_png(work / "images" / f"{i:05d}.png", image)
         write_png(work / "labels" / f"{i:05d}.png", label)
         samples.append(Sample(f"{i:05d}", work / "images" / f"{i:05d}.png", work / "labels" / f"{i:05d}.png"))
-    fingerprint = hashlib.sha256(json.dumps([model, cfg, size, seed]).encode() + images.tobytes()
+    fingerprint = hashlib.sha256(json.dumps([net_config, cfg, seed], sort_keys=True).encode() + images.tobytes()
                                  + labels.tobytes()).hexdigest()
     claim_work_dir(work / "work_dir", fingerprint)
     config = loop_config(cfg, work / "work_dir", seed) | dict(
         default_scope="mmseg",
-        model=affinity.affinity_config(model, size, cfg["dims"], cfg["radius"]),
+        model=net_config,
         train_dataloader=dataloader_config(samples, cfg["batch_size"], True, classes),
         optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=cfg["lr"], weight_decay=cfg["weight_decay"])),
         param_scheduler=[dict(type="PolyLR", eta_min=cfg["lr"] * 0.01, power=0.9, begin=0, end=cfg["iters"], by_epoch=False)])
     runner = run_runner(config, device)
     return trained_net(runner).to(memory_format=torch.contiguous_format).eval()
+
+
+def train_affinity(model: dict, cfg: dict, size: int, images: np.ndarray, labels: np.ndarray, work: Path,
+                   seed: int, classes: ClassSet, device: str) -> torch.nn.Module:
+    """Train the affinity net on images (N, H, W, 3) with confident labels (both written under `work`),
+    return it in eval mode."""
+    return train_on_maps(affinity.affinity_config(model, size, cfg["dims"], cfg["radius"]), cfg, images, labels, work,
+                         seed, classes, device)
+
+
+def saliency_background(model: dict, cfg: dict, size: int, images: np.ndarray, prior: np.ndarray, work: Path,
+                        seed: int, classes: ClassSet, device: str) -> np.ndarray:
+    """C²AM-H: the class scores `prior` (N, 1 + C, H, W) with their background score replaced by 1 - the
+    foreground probability of a saliency net trained on the images with the priors' hints."""
+    hints = saliency.hint_maps(torch.from_numpy(prior), cfg["hint_threshold"], cfg["background_threshold"]).numpy()
+    net = train_on_maps(saliency.saliency_config(model, size, cfg["hint_weight"]), cfg | {"checkpoint_interval": cfg["iters"]},
+                        images, hints, work, seed, classes, device)
+    fg = torch.cat([saliency.foreground(net, torch.from_numpy(images[s:s + 32])) for s in range(0, len(images), 32)])
+    out = prior.copy()
+    out[:, 0] = 1 - fg.numpy()
+    return out
 
 
 def propagate(net: torch.nn.Module, images: np.ndarray, scores: np.ndarray, cfg: dict) -> np.ndarray:
@@ -173,14 +194,18 @@ def cam_priors(net: torch.nn.Module, images: np.ndarray, tags: np.ndarray, cfg: 
 
 def pseudo_labels(net: torch.nn.Module, images: np.ndarray, tags: np.ndarray, model: dict, cfg: dict, size: int,
                   seed: int, work: Path, classes: ClassSet, device: str = "auto") -> dict[str, np.ndarray]:
-    """Label maps (N, H, W) after each step, in order: `prior_<method>` per CAM method, `crf` (the refined
-    method's priors), `affinity` (the random walk of the CRF marginals, or of the priors as in AffinityNet:
+    """Label maps (N, H, W) after each step, in order: `prior_<method>` per CAM method, `saliency` (the refined
+    method's priors with C²AM-H's background, when `cfg["saliency"]`), `crf` (the refined method's priors), `affinity` (the random walk of the CRF marginals, or of the priors as in AffinityNet:
     `affinity.walk`), `final` (uncertain pixels IGNORE)."""
     from realitygap.model_configs import stride
 
     scores = cam_priors(net, images, tags, cfg, stride(model))
     labels = {f"prior_{method}": score.argmax(1).astype(np.uint8) for method, score in scores.items()}
     prior = scores[cfg["cams"]["refine"]]
+    if cfg.get("saliency"):
+        prior = saliency_background(model, cfg["saliency"], size, images, prior, work.parent / "saliency",
+                                    derive_seed(seed, "pseudolabel", "saliency"), classes, device)
+        labels["saliency"] = prior.argmax(1).astype(np.uint8)
     refined = np.stack([crf.dense_crf(img, sc, cfg["crf"]["iterations"], cfg["crf"]["gaussian"], cfg["crf"]["bilateral"])
                         for img, sc in progress(list(zip(images, prior)), desc="dense CRF")])
     labels["crf"] = refined.argmax(1).astype(np.uint8)
