@@ -225,3 +225,20 @@ def test_self_training_runs_on_photos_ingested_unlabeled_from_another_generator(
     assert summary["target_samples"] == len(json.loads((tmp_path / "photos.json").read_text())["train"])
     log = next((tmp_path / "uda_model/work_dir").glob("*/vis_data/scalars.json")).read_text().splitlines()
     assert all(0 <= json.loads(line)["mix.confidence"] <= 1 for line in log if "mix.confidence" in line)
+
+
+def test_a_self_training_mix_can_start_from_the_pseudo_labels_model(tmp_path):
+    """The pseudo-labels as a warm start: `start` names a pseudo-label mix, whose model (at each seed) the student
+    starts from; the dry run plans the pseudo-labelling before it."""
+    import yaml
+
+    from tests.conftest import REPO, snakemake, write_params
+
+    uda = yaml.safe_load((REPO / "params.yaml").read_text())["uda"]
+    uda["mixes"] = {"pseudo": {"source": "sim", "start": "sim+pseudo_real"}}
+    plan = snakemake(write_params(tmp_path, uda=uda), "--dry-run", "--printshellcmds",
+                     "results/replicates/seed1/models/uda_pseudo/unet/model.pth")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    start = [line for line in plan.stdout.splitlines() if "--mix uda_pseudo" in line]
+    assert len(start) == 1 and "--start results/replicates/seed1/models/sim+pseudo_real/unet/model.pth" in start[0]
+    assert "rule pseudolabel:" in plan.stdout and "rule pseudolabel_classifier:" in plan.stdout
