@@ -137,6 +137,7 @@ def test_tiny_run_pseudo_labels_the_real_images_and_trains_on_them(tiny_run):
     assert train["train_samples"] == len(sim_train) + len(written) and train["val_samples"] > 0
     summary = (tiny_run / "results/report/summary.md").read_text()
     assert "Closing the gap without real pixel labels" in summary and "| crf |" in summary
+    assert "The tag classifier's training: P-NOC." in summary and "| saliency |" in summary
     assert "pseudo-labels: sim+pseudo_real" in summary                    # in the gap-closure ranking
 
 
