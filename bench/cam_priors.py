@@ -3,10 +3,12 @@ ordinary classifier), P-OC (both) and P-NOC (adversarial ordinary classifier), e
 background (`+c2am_h`), through the whole label path (CAM priors -> dense CRF -> random walk) on a run
 folder's target domain, scored against its held-out masks, at several classifier seeds.
 
-    python bench/cam_priors.py --run /path/to/run --profile default --seeds 0 1 2 \\
-        --out bench/results/cam_priors.json
+    python bench/cam_priors.py --run /path/to/run --profile default --seeds 0 1 2 3 4
 
-`--run` is a folder where the workflow has rendered and split the data (data/raw, data/splits).
+`--run` is a folder where the workflow has rendered and split the data (data/raw, data/splits). Each run's
+scores are kept in `--runs` (so variants and seeds can be added later); the summary over all of them (mean
+final and CRF label mIoU per variant with Student-t 95 % intervals, and the difference from vanilla paired by
+seed: the same first-stage classifier) goes to bench/results/cam_priors.json.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
+from common import save
 from realitygap import params as rg_params
 from realitygap.pseudolabel import stage
 
@@ -56,6 +61,33 @@ def run_variant(run: Path, cfg: dict, erasing: dict | None, salient: dict | None
                       for k, v in summary["steps"].items()}}
 
 
+def t_interval(values: list[float]) -> list[float] | None:
+    """Student-t 95 % interval of the mean (None below two values)."""
+    from scipy import stats
+
+    if len(values) < 2:
+        return None
+    v = np.asarray(values, float)
+    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return [round(float(v.mean() - half), 2), round(float(v.mean() + half), 2)]
+
+
+def summary(results: dict, step: str = "final") -> dict:
+    """Per variant: the mean `step` mIoU over seeds with its interval, and the paired difference from vanilla."""
+    out = {}
+    for name in VARIANTS:
+        seeds = sorted(k.split("/")[1] for k in results if k.split("/")[0] == name)
+        if not seeds:
+            continue
+        scores = [results[f"{name}/{s}"]["steps"][step]["mIoU"] for s in seeds]
+        paired = [results[f"{name}/{s}"]["steps"][step]["mIoU"] - results[f"vanilla/{s}"]["steps"][step]["mIoU"]
+                  for s in seeds if f"vanilla/{s}" in results]
+        out[name] = {"seeds": len(scores), "mIoU": round(float(np.mean(scores)), 2), "ci95": t_interval(scores),
+                     "minus_vanilla": round(float(np.mean(paired)), 2) if paired else None,
+                     "minus_vanilla_ci95": t_interval(paired)}
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", type=Path, required=True)
@@ -64,11 +96,12 @@ def main() -> None:
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--iters", type=int, default=ERASING["iters"], help="second-stage iterations")
     p.add_argument("--work", type=Path, default=Path("/tmp/cam_priors"))
-    p.add_argument("--out", type=Path, default=Path("bench/results/cam_priors.json"))
+    p.add_argument("--runs", type=Path, default=Path("/tmp/cam_priors/runs.json"), help="every run's scores")
+    p.add_argument("--summarise-only", action="store_true", help="run nothing, summarise --runs")
     a = p.parse_args()
     cfg = rg_params.load(a.run / "params.yaml", profile=a.profile)
-    results = json.loads(a.out.read_text()) if a.out.exists() else {}
-    for name in a.variants:
+    results = json.loads(a.runs.read_text()) if a.runs.exists() else {}
+    for name in [] if a.summarise_only else a.variants:
         erasing, salient = VARIANTS[name]
         erasing = erasing and erasing | {"iters": a.iters}
         for seed in a.seeds:
@@ -83,8 +116,11 @@ def main() -> None:
             results[key] = run_variant(a.run, cfg, erasing, salient, seed, a.work / name / f"seed{seed}") | {
                 "erasing": erasing, "saliency": salient}
             print(key, {k: v["mIoU"] for k, v in results[key]["steps"].items()}, flush=True)
-            a.out.parent.mkdir(parents=True, exist_ok=True)
-            a.out.write_text(json.dumps(results, indent=1))
+            a.runs.parent.mkdir(parents=True, exist_ok=True)
+            a.runs.write_text(json.dumps(results, indent=1))
+    figures = {step: summary(results, step) for step in ("crf", "final")}
+    command = f"bench/cam_priors.py --run {a.run} --profile {a.profile} --iters {a.iters} (seeds and variants: see runs)"
+    print(save("cam_priors", command, figures, erasing=ERASING, saliency=SALIENCY, runs=results))
 
 
 if __name__ == "__main__":
