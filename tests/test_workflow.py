@@ -21,7 +21,7 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     matrix = metrics["semantic"]["matrix"]
     policies = ["camera", "style", "randomise", "baseline", "xai_guided", "counterfactual", "camera_style"]
     pseudo = ["sim+pseudo_real", "pseudo_real"]
-    assert set(matrix) == {"sim", "real", "sim+real10", "searched", *pseudo, "uda_sim", "uda_randomise",
+    assert set(matrix) == {"sim", "real", "sim+real10", "searched", *pseudo, "uda_sim", "uda_randomise", "uda_pseudo",
                            *(f"aug_{p}" for p in policies)}
     for row in matrix.values():
         assert set(row) == {"sim", "real"}
@@ -146,8 +146,9 @@ def test_tiny_run_self_trains_on_the_unlabeled_real_images(tiny_run):
     ranked with the policies, its attributions compared with the real model's before and after."""
     metrics = json.loads((tiny_run / "results/report/metrics.json").read_text())
     uda = metrics["uda"]
-    assert uda["target"] == "real" and set(uda["mixes"]) == {"uda_sim", "uda_randomise"}
+    assert uda["target"] == "real" and set(uda["mixes"]) == {"uda_sim", "uda_randomise", "uda_pseudo"}
     assert uda["mixes"]["uda_randomise"]["source"] == uda["mixes"]["uda_randomise"]["start"] == "aug_randomise"
+    assert uda["mixes"]["uda_pseudo"]["start"] == "sim+pseudo_real" and uda["mixes"]["uda_pseudo"]["seeds"] == 2
     entry = uda["mixes"]["uda_sim"]
     assert entry["source"] == "sim" and entry["start"] == "sim" and entry["seeds"] == 2
     assert entry["ci95"][0] <= entry["gap_closed"] <= entry["ci95"][1]
