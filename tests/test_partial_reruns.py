@@ -34,7 +34,7 @@ CHANGES = {
     "instance_augment": ("instance.augment.policies.baseline.magnitude", 0.3, ["data/augmented/instances/baseline"]),
     "pseudolabel": ("pseudolabel.crf.iterations", 5, ["pseudolabel"]),
     "pseudolabel_classifier": ("pseudolabel.classifier.crop", [0.2, 0.6], ["pseudolabel_classifier"]),
-    "uda": ("uda.pseudo_threshold", 0.9, [f"results/{root}models/uda_{m}/unet/model.pth" for m in ("sim", "randomise")
+    "uda": ("uda.pseudo_threshold", 0.9, [f"results/{root}models/uda_{m}/unet/model.pth" for m in ("sim", "randomise", "pseudo")
                                           for root in ("", "replicates/seed1/")]),
     "summarize": ("summarize.attribution_images", 1, ["summarize"]),
 }

@@ -79,7 +79,7 @@ def test_tiny_run_writes_matrix_explanations_and_report(tiny_run):
     assert all(v["fid"] >= 0 and v["images"] > 0 and 1 <= v["is"] <= 3 for v in quality.values())
     assert all(metrics["policies"][p]["fid"] == quality[p]["fid"] for p in policies)
     csv = (tiny_run / "results/scores/matrix.csv").read_text().splitlines()
-    assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies) + 1 + len(pseudo) + 2)
+    assert csv[0].startswith("model,mix,domain,mIoU") and len(csv) == 1 + 2 * (2 * 3 + len(policies) + 1 + len(pseudo) + 3)
     html = (tiny_run / "results/report/report.html").read_text()
     assert html.count("<img") == 18 and "data:image/png;base64," in html     # 10, ablations, probe, 4 instance, pseudo, UDA
     assert "Counterfactual maps" in html and "FID (own features)" in html and "generative frontier" in html
